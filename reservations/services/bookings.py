@@ -1,0 +1,433 @@
+"""The booking service: create, approve, reject, confirm, cancel, check in, no-show, release.
+
+Each function is one action in the caller's transaction. The overlap check in
+Python gives a clear message; the database constraint (exclusion constraint or
+trigger) is what makes a lost race impossible, and a lost race comes back as
+the same ``conflict`` failure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from ..database import write_transaction
+from ..domain.calendar import local, local_day
+from ..domain.errors import DomainError, RuleFailure
+from ..domain.fees import FeeQuote, UnknownExtra, cancellation_fee, quote_fee
+from ..domain.lifecycle import Action, Status, is_active, initial_status, status_after_approval, transition
+from ..domain.recurrence import RecurrenceSpec
+from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
+from ..domain.slots import FixedSlots
+from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
+from . import audit, notify
+from .mapping import FacilityRooms, exemptions, facility_calendar, load_occupied
+from .permissions import Forbidden, is_member, require_staff_for, require_view
+
+CONFLICT = RuleFailure("conflict", "この時間は既に予約があります。", "This time is already booked.", field="slot")
+PAYMENT_METHODS = ("cash", "bank_transfer", "exempt")
+
+
+@dataclass
+class BookingInput:
+    """What a user asks for; the slot or the times, the rest is the same for web and API."""
+
+    room_id: int
+    group_id: int | None
+    day: date | None = None
+    slot_code: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    purpose: str = ""
+    attendees: int = 1
+    extras: list[str] = field(default_factory=list)
+    recurrence: RecurrenceSpec | None = None
+    book_free_only: bool = False  # series: book the dates that pass, skip the rest
+    contact_name: str = ""
+    contact_phone: str = ""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    day: date
+    start: datetime
+    end: datetime
+    failures: tuple[RuleFailure, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request: one occurrence, or one per date of a series, with its price."""
+
+    room: Room
+    group: Group | None
+    group_class: str
+    rules: RoomRules
+    occurrences: tuple[Occurrence, ...]
+    quote: FeeQuote
+    failures: tuple[RuleFailure, ...] = ()  # failures that concern the request as a whole
+
+    @property
+    def bookable(self) -> list[Occurrence]:
+        return [o for o in self.occurrences if o.ok]
+
+
+def _fail(code: str, ja: str, en: str, fld: str | None = None) -> RuleFailure:
+    return RuleFailure(code, ja, en, field=fld)
+
+
+def _times(inp: BookingInput, rules: RoomRules, tz: str, day: date | None = None) -> tuple[datetime, datetime] | None:
+    """The instants of the request on ``day`` (the first day when None)."""
+    if inp.slot_code:
+        d = day or inp.day
+        if d is None or not isinstance(rules.scheme, FixedSlots):
+            return None
+        return rules.scheme.span(d, inp.slot_code, tz)
+    if inp.start is None or inp.end is None:
+        return None
+    if day is None:
+        return inp.start, inp.end
+    zone = ZoneInfo(tz)
+    ls, le = inp.start.astimezone(zone), inp.end.astimezone(zone)
+    return local(day, ls.time(), tz), local(day + (le.date() - ls.date()), le.time(), tz)
+
+
+def plan_booking(
+    session: Session, inp: BookingInput, *, actor: User | None, now: datetime,
+    overrides: frozenset[str] = frozenset(),
+) -> Plan:
+    """Check a request without writing anything: used for the price preview, the series preview
+    and by :func:`create_booking` itself."""
+    room = session.get(Room, inp.room_id)
+    if room is None or not room.active:
+        raise DomainError(_fail("room_not_found", "部屋が見つかりません。", "Room not found.", "room"))
+    facility = room.facility
+    tz = facility.timezone
+    group = session.get(Group, inp.group_id) if inp.group_id is not None else None
+    whole: list[RuleFailure] = []
+    staff = actor is not None and actor.serves(facility.id)
+    if overrides and not staff:
+        raise Forbidden()
+    if inp.group_id is not None and group is None:
+        whole.append(_fail("group_not_found", "団体が見つかりません。", "Group not found.", "group"))
+    elif group is not None and not staff and not is_member(actor, group):
+        raise Forbidden()
+    elif group is None and not staff:
+        whole.append(_fail("group_required", "予約する団体を選んでください。", "Choose the group that books.", "group"))
+    if group is not None and group.status == "suspended":
+        whole.append(_fail("group_suspended", "この団体は登録停止中のため予約できません。",
+                           "This group is suspended and cannot book.", "group"))
+    today = local_day(now, tz)
+    group_class = group.group_class(today) if group is not None else "general"
+
+    fr = FacilityRooms(facility.rooms)
+    rules = fr.rules(room)
+    cal = facility_calendar(facility)
+    first = _times(inp, rules, tz)
+    if first is None:
+        whole.append(_fail("slot_required", "時間区分または開始・終了時刻を指定してください。",
+                           "Choose a slot, or a start and end time.", "slot"))
+        return Plan(room, group, group_class, rules, (), FeeQuote(()), tuple(whole))
+    if not (inp.purpose or "").strip():
+        whole.append(_fail("purpose_required", "利用目的を入力してください。", "Enter the purpose of use.", "purpose"))
+
+    if inp.recurrence is not None:
+        start_day = local_day(first[0], tz)
+        problems = inp.recurrence.validate(start_day)
+        if problems:
+            return Plan(room, group, group_class, rules, (), FeeQuote(()), tuple(whole + problems))
+        days = inp.recurrence.expand(start_day)
+    else:
+        days = [local_day(first[0], tz)]
+
+    spans = []
+    for d in days:
+        t = _times(inp, rules, tz, d) if inp.recurrence is not None else first
+        if t is not None:
+            spans.append((d, t[0], t[1]))
+    if not spans:
+        return Plan(room, group, group_class, rules, (), FeeQuote(()), tuple(whole))
+    lo = min(s for _, s, _ in spans)
+    hi = max(e for _, _, e in spans) + rules.buffer
+    existing = load_occupied(session, rules.units, lo, hi)
+
+    occurrences = []
+    for d, s, e in spans:
+        req = BookingRequest(room.id, s, e, inp.attendees, group_class, inp.slot_code)
+        occurrences.append(Occurrence(d, s, e, tuple(check_request(req, rules, cal, existing, now, overrides=overrides))))
+
+    exemption = None
+    if group is not None and group_class == "registered" and group.exemption_code:
+        exemption = exemptions(room).get(group.exemption_code)
+    slot_label = None
+    if inp.slot_code and isinstance(rules.scheme, FixedSlots):
+        found = rules.scheme.find(inp.slot_code)
+        if found is not None:
+            slot_label = (found.name_ja, found.name_en)
+    slot_count = 1
+    if inp.slot_code and isinstance(rules.scheme, FixedSlots):
+        found = rules.scheme.find(inp.slot_code)
+        slot_count = len(getattr(found, "parts", ())) or 1
+    try:
+        quote = quote_fee(rules.fees, start=spans[0][1], end=spans[0][2], slot_code=inp.slot_code,
+                          slot_label=slot_label, slot_count=slot_count, extras=list(inp.extras),
+                          exemption=exemption)
+    except UnknownExtra as exc:
+        whole.append(_fail("unknown_extra", f"この部屋にない付帯設備です（{exc}）。",
+                           f"This room does not offer that extra ({exc}).", "extras"))
+        quote = FeeQuote(())
+    return Plan(room, group, group_class, rules, tuple(occurrences), quote, tuple(whole))
+
+
+def create_booking(
+    session: Session, inp: BookingInput, *, actor: User | None, now: datetime,
+    overrides: frozenset[str] = frozenset(),
+) -> list[Booking]:
+    """Create one booking or a series. Raises DomainError with every failure found.
+
+    A series whose dates do not all pass is refused unless ``book_free_only``,
+    in which case the passing dates are booked and the rest are recorded as the
+    series' exceptions.
+    """
+    with write_transaction(session):
+        plan = plan_booking(session, inp, actor=actor, now=now, overrides=overrides)
+        if plan.failures:
+            raise DomainError(list(plan.failures))
+        if not plan.occurrences:
+            raise DomainError(_fail("slot_required", "予約する日時がありません。", "No date to book.", "slot"))
+        bookable = plan.bookable
+        if len(plan.occurrences) == 1 or not inp.book_free_only:
+            bad = [f for o in plan.occurrences for f in o.failures]
+            if bad:
+                raise DomainError(_dedupe(bad))
+        if not bookable:
+            raise DomainError(_fail("nothing_bookable", "予約できる日がありません。", "None of the dates can be booked.", "recurrence"))
+
+        room, rules = plan.room, plan.rules
+        tz = room.facility.timezone
+        series = None
+        if inp.recurrence is not None:
+            first_day = plan.occurrences[0].day
+            series = BookingSeries(
+                rrule=inp.recurrence.rrule_text(first_day), spec=inp.recurrence.to_dict(),
+                exceptions=[{"date": o.day.isoformat(), "codes": [f.code for f in o.failures]}
+                            for o in plan.occurrences if not o.ok],
+                created_at=now,
+            )
+            session.add(series)
+        needs_claim = rules.claim.needs_claim(plan.quote.total)
+        approval = rules.requires_approval and "approval" not in overrides
+        status = initial_status(approval, needs_claim)
+        created: list[Booking] = []
+        for occ in bookable:
+            booking = Booking(
+                uid=f"{uuid.uuid4()}",
+                room=room, group=plan.group, booked_by=actor,
+                contact_name=inp.contact_name.strip(), contact_phone=inp.contact_phone.strip(),
+                start_at=occ.start, end_at=occ.end, slot_code=inp.slot_code,
+                purpose=inp.purpose.strip(), attendees=inp.attendees, status=status.value,
+                group_class=plan.group_class,
+                claim_deadline=rules.claim.deadline(now, occ.start, tz) if status == Status.PROVISIONAL else None,
+                extras=list(inp.extras), exemption_code=plan.group.exemption_code if plan.group else None,
+                fee_total=plan.quote.total, fee_breakdown=plan.quote.to_dict(),
+                series=series, sequence=0, created_at=now, updated_at=now,
+            )
+            booking.units = [
+                OccupiedUnit(unit_id=u, start_at=occ.start, end_at=occ.end + rules.buffer, active=True)
+                for u in sorted(rules.units)
+            ]
+            session.add(booking)
+            created.append(booking)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except (IntegrityError, OperationalError) as exc:
+            if not _is_overlap(exc):
+                raise
+            for b in created:
+                if b in session:
+                    session.expunge(b)
+            raise DomainError(CONFLICT) from exc
+        for b in created:
+            audit.record(session, "booking.created", now=now, actor=actor, booking=b,
+                         after=audit.booking_snapshot(b),
+                         note=("override: " + ",".join(sorted(overrides))) if overrides else "")
+            notify.queue(session, "booking_received", b, now=now)
+        return created
+
+
+def _dedupe(failures: Sequence[RuleFailure]) -> list[RuleFailure]:
+    seen: dict[str, RuleFailure] = {}
+    for f in failures:
+        seen.setdefault(f.code, f)
+    return list(seen.values())
+
+
+def _is_overlap(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc))
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code == "23P01" or "booking_overlap" in text or "occupied_units_no_overlap" in text
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+def _change(
+    session: Session, booking: Booking, action: Action, *, actor: User | None, now: datetime,
+    target: Status | None = None, note: str = "", notice: str | None = None,
+) -> Booking:
+    """Apply one transition: status, iCal sequence, freed units, audit event, notification."""
+    before = audit.booking_snapshot(booking)
+    new = transition(booking.status, action, target)
+    booking.status = new.value
+    booking.sequence += 1
+    booking.updated_at = now
+    if not is_active(new):
+        for u in booking.units:
+            u.active = False
+    session.flush()
+    audit.record(session, f"booking.{action.value}", now=now, actor=actor, booking=booking,
+                 before=before, after=audit.booking_snapshot(booking), note=note)
+    if notice:
+        notify.queue(session, notice, booking, now=now, context={"note": note} if note else None)
+    return booking
+
+
+def get_booking_for(session: Session, booking_id: int, user: User | None) -> Booking:
+    """The booking if ``user`` may see it; NotFound otherwise (also for other groups' bookings)."""
+    from .permissions import NotFound
+
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound()
+    require_view(user, booking)
+    return booking
+
+
+def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "") -> Booking:
+    require_staff_for(actor, booking.room.facility_id)
+    with write_transaction(session):
+        rules = FacilityRooms(booking.room.facility.rooms).rules(booking.room)
+        needs_claim = rules.claim.needs_claim(booking.fee_total)
+        target = status_after_approval(needs_claim)
+        if target == Status.PROVISIONAL:
+            booking.claim_deadline = rules.claim.deadline(now, booking.start_at, booking.room.facility.timezone)
+        return _change(session, booking, Action.APPROVE, actor=actor, now=now, target=target,
+                       note=note, notice="approved")
+
+
+def reject(session: Session, booking: Booking, *, actor: User, now: datetime, reason: str) -> Booking:
+    require_staff_for(actor, booking.room.facility_id)
+    if not reason.strip():
+        raise DomainError(_fail("reason_required", "理由を入力してください。", "Give a reason.", "reason"))
+    with write_transaction(session):
+        booking.cancel_reason = reason.strip()
+        return _change(session, booking, Action.REJECT, actor=actor, now=now, note=reason, notice="rejected")
+
+
+def confirm(
+    session: Session, booking: Booking, *, actor: User | None, now: datetime,
+    amount: int | None = None, method: str = "cash", receipt: str = "", system: bool = False,
+) -> Booking:
+    """Record the claim/payment (staff), or auto-confirm after the deadline (``system``)."""
+    if not system:
+        require_staff_for(actor, booking.room.facility_id)
+        if method not in PAYMENT_METHODS:
+            raise DomainError(_fail("payment_method", "支払方法が正しくありません。", "Unknown payment method.", "method"))
+        paid = booking.fee_total if amount is None else amount
+        if paid < 0:
+            raise DomainError(_fail("payment_amount", "金額が正しくありません。", "Invalid amount.", "amount"))
+        if method != "exempt" and paid < booking.fee_total:
+            raise DomainError(_fail("payment_short", f"使用料は{booking.fee_total}円です。",
+                                    f"The fee is {booking.fee_total} yen.", "amount"))
+    with write_transaction(session):
+        if not system:
+            booking.paid_amount = 0 if method == "exempt" else paid
+            booking.payment_method = method
+            booking.receipt_number = receipt.strip() or None
+            booking.paid_at = now
+        return _change(session, booking, Action.CONFIRM, actor=actor, now=now,
+                       note="auto-confirm after claim deadline" if system else f"{method} {booking.paid_amount}",
+                       notice="confirmed")
+
+
+def cancellation_quote(booking: Booking, now: datetime, *, waived: bool = False) -> int:
+    """The fee kept if ``booking`` is cancelled now: a share of what was paid."""
+    rules = FacilityRooms(booking.room.facility.rooms).rules(booking.room)
+    tz = booking.room.facility.timezone
+    return cancellation_fee(booking.paid_amount or 0, local_day(booking.start_at, tz), local_day(now, tz),
+                            rules.cancellation_tiers, waived=waived)
+
+
+def cancel(
+    session: Session, booking: Booking, *, actor: User | None, now: datetime, reason: str = "",
+    closure: bool = False,
+) -> Booking:
+    """Cancel by the group or by staff; ``closure`` waives the fee (facility at fault)."""
+    staff = actor is not None and actor.serves(booking.room.facility_id)
+    if not closure:
+        require_view(actor, booking)
+    with write_transaction(session):
+        booking.cancellation_fee = cancellation_quote(booking, now, waived=closure)
+        booking.cancel_reason = reason.strip() or None
+        notice = "cancelled_closure" if closure else ("cancelled_by_staff" if staff and not is_member(actor, booking.group) else "cancelled")
+        return _change(session, booking, Action.CANCEL, actor=actor, now=now, note=reason, notice=notice)
+
+
+def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) -> Booking:
+    require_staff_for(actor, booking.room.facility_id)
+    with write_transaction(session):
+        booking.checked_in_at = now
+        late = int((now - booking.start_at).total_seconds() // 60)
+        booking.late_minutes = late if late > 0 else None
+        return _change(session, booking, Action.CHECK_IN, actor=actor, now=now,
+                       note=f"late {late} min" if late > 0 else "")
+
+
+def mark_no_show(session: Session, booking: Booking, *, actor: User | None, now: datetime) -> Booking:
+    """No-show frees the rest of the time: its hold ends now."""
+    if actor is not None:
+        require_staff_for(actor, booking.room.facility_id)
+    with write_transaction(session):
+        return _change(session, booking, Action.NO_SHOW, actor=actor, now=now, notice="no_show")
+
+
+def release(session: Session, booking: Booking, *, now: datetime, actor: User | None = None) -> Booking:
+    """Release one unclaimed provisional booking (the scheduler does it in bulk)."""
+    with write_transaction(session):
+        return _change(session, booking, Action.RELEASE, actor=actor, now=now, notice="released")
+
+
+def complete(session: Session, booking: Booking, *, now: datetime) -> Booking:
+    with write_transaction(session):
+        return _change(session, booking, Action.COMPLETE, actor=None, now=now)
+
+
+def occupied_for_room(session: Session, room: Room, start: datetime, end: datetime) -> list[Occupied]:
+    rules = FacilityRooms(room.facility.rooms).rules(room)
+    return load_occupied(session, rules.units, start, end)
+
+
+def bookings_of(session: Session, user: User, *, group_id: int | None = None,
+                statuses: Sequence[str] | None = None) -> list[Booking]:
+    """Bookings of every group ``user`` belongs to, optionally narrowed."""
+    group_ids = [m.group_id for m in user.memberships]
+    if group_id is not None:
+        group_ids = [g for g in group_ids if g == group_id]
+    if not group_ids:
+        return []
+    q = select(Booking).where(Booking.group_id.in_(group_ids))
+    if statuses:
+        q = q.where(Booking.status.in_(list(statuses)))
+    return list(session.scalars(q.order_by(Booking.start_at)))

@@ -1,0 +1,185 @@
+"""Turning stored rows into the domain core's dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from ..domain.calendar import Closure as DomainClosure
+from ..domain.calendar import FacilityCalendar
+from ..domain.fees import CancellationTier, Exemption, Extra, FeeTable
+from ..domain.rules import MAX_BOOKING_HOURS, ClaimPolicy, Occupied, RoomRules
+from ..domain.slots import FixedSlots, FreeTime, JoinedSlot, Slot, SlotScheme
+from ..domain.windows import DEFAULT_WINDOWS, BookingWindow
+from ..models import Booking, Closure, Facility, OccupiedUnit, Room
+
+
+def _t(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+def slot_scheme(data: dict[str, Any]) -> SlotScheme:
+    if data.get("kind") == "free":
+        return FreeTime(
+            granularity_minutes=int(data.get("granularity", 30)),
+            min_minutes=int(data.get("min_minutes", 60)),
+            max_minutes=int(data.get("max_minutes", 480)),
+        )
+    slots = tuple(
+        Slot(s["code"], s["name_ja"], s.get("name_en", s["code"]), _t(s["start"]), _t(s["end"]))
+        for s in data.get("slots", [])
+    )
+    joined = tuple(
+        JoinedSlot(j["code"], j["name_ja"], j.get("name_en", j["code"]), tuple(j["parts"]))
+        for j in data.get("joined", [])
+    )
+    return FixedSlots(slots, joined)
+
+
+def fee_table(data: dict[str, Any]) -> FeeTable:
+    return FeeTable(
+        per_slot={k: int(v) for k, v in (data.get("per_slot") or {}).items()},
+        per_hour=data.get("per_hour"),
+        extras=tuple(
+            Extra(e["code"], e["name_ja"], e.get("name_en", e["code"]), int(e["price"]),
+                  e.get("per", "booking"), bool(e.get("exemptible", True)))
+            for e in data.get("extras", [])
+        ),
+    )
+
+
+def exemptions(room: Room) -> dict[str, Exemption]:
+    return {
+        e["code"]: Exemption(e["code"], e["name_ja"], e.get("name_en", e["code"]), int(e["percent"]))
+        for e in (room.fee_table or {}).get("exemptions", [])
+    }
+
+
+def facility_calendar(facility: Facility, closures: Iterable[Closure] | None = None) -> FacilityCalendar:
+    hours = {
+        int(k): (_t(v[0]), _t(v[1])) for k, v in (facility.opening_hours or {}).items() if v
+    }
+    rows = facility.closures if closures is None else closures
+    return FacilityCalendar(
+        tz=facility.timezone,
+        hours=hours,
+        closed_weekdays=frozenset(facility.closed_weekdays or ()),
+        closed_on_holidays=facility.closed_on_holidays,
+        new_year_break=facility.new_year_break,
+        closures=tuple(
+            DomainClosure(c.start_date, c.end_date, c.reason_ja, c.reason_en or c.reason_ja, c.room_id)
+            for c in rows
+        ),
+    )
+
+
+def leaf_units(room: Room, _seen: frozenset[int] = frozenset()) -> frozenset[int]:
+    """The leaf parts a room occupies: itself when not divisible."""
+    if room.id in _seen:
+        raise ValueError(f"room {room.id} is part of itself")
+    if not room.parts:
+        return frozenset({room.id})
+    out: set[int] = set()
+    for p in room.parts:
+        out |= leaf_units(p, _seen | {room.id})
+    return frozenset(out)
+
+
+class FacilityRooms:
+    """The rooms of one facility with their units, so related rooms are computed once."""
+
+    def __init__(self, rooms: Iterable[Room]) -> None:
+        self.rooms = list(rooms)
+        self.units = {r.id: leaf_units(r) for r in self.rooms}
+
+    def related(self, room: Room) -> frozenset[int]:
+        mine = self.units.get(room.id) or leaf_units(room)
+        return frozenset(rid for rid, u in self.units.items() if u & mine) | {room.id}
+
+    def rules(self, room: Room) -> RoomRules:
+        return room_rules(room, self.units.get(room.id) or leaf_units(room), self.related(room))
+
+
+def room_rules(room: Room, units: frozenset[int] | None = None, related: frozenset[int] | None = None) -> RoomRules:
+    if units is None or related is None:
+        fr = FacilityRooms(room.facility.rooms)
+        units, related = fr.units.get(room.id) or leaf_units(room), fr.related(room)
+    windows = {
+        k: BookingWindow(int(v.get("months_ahead", 1)), bool(v.get("from_first_of_month", True)))
+        for k, v in (room.windows or {}).items()
+    } or dict(DEFAULT_WINDOWS)
+    cp = room.claim_policy or {}
+    tiers = tuple(CancellationTier(int(d), int(p)) for d, p in room.cancellation_tiers) \
+        if room.cancellation_tiers is not None else None
+    rules = RoomRules(
+        room_id=room.id,
+        name_ja=room.name_ja,
+        name_en=room.name_en,
+        capacity=room.capacity,
+        scheme=slot_scheme(room.slot_scheme),
+        units=units,
+        related=related,
+        windows=windows,
+        min_lead_minutes=room.min_lead_minutes,
+        buffer_minutes=room.buffer_minutes,
+        requires_approval=room.requires_approval,
+        claim=ClaimPolicy(
+            mode=cp.get("mode", "if_fee"),
+            days_after_booking=int(cp.get("days_after_booking", 7)),
+            days_before_use=int(cp.get("days_before_use", 3)),
+            on_expiry=cp.get("on_expiry", "release"),
+        ),
+        checkin_required=room.checkin_required,
+        checkin_grace_minutes=room.checkin_grace_minutes,
+        fees=fee_table(room.fee_table or {}),
+    )
+    if tiers is not None:
+        from dataclasses import replace
+
+        rules = replace(rules, cancellation_tiers=tiers)
+    return rules
+
+
+def load_occupied(session: Session, units: Iterable[int], start: datetime, end: datetime) -> list[Occupied]:
+    """Active holds on ``units`` overlapping ``[start, end)``.
+
+    Bounded on both sides (a hold starts no earlier than the longest booking
+    before ``start``) so the index on (unit, start) serves the query however
+    long the history grows.
+    """
+    unit_ids = list(units)
+    if not unit_ids:
+        return []
+    earliest = start - timedelta(hours=MAX_BOOKING_HOURS + 2)
+    rows = session.execute(
+        select(OccupiedUnit.booking_id, Booking.room_id, OccupiedUnit.unit_id,
+               OccupiedUnit.start_at, OccupiedUnit.end_at)
+        .join(Booking, Booking.id == OccupiedUnit.booking_id)
+        .where(
+            and_(
+                OccupiedUnit.unit_id.in_(unit_ids),
+                OccupiedUnit.active.is_(True),
+                OccupiedUnit.start_at < end,
+                OccupiedUnit.start_at >= earliest,
+                OccupiedUnit.end_at > start,
+            )
+        )
+    ).all()
+    grouped: dict[int, tuple[int, set[int], datetime, datetime]] = {}
+    for booking_id, room_id, unit_id, s, e in rows:
+        if booking_id in grouped:
+            grouped[booking_id][1].add(unit_id)
+        else:
+            grouped[booking_id] = (room_id, {unit_id}, s, e)
+    return [Occupied(bid, rid, frozenset(u), s, e) for bid, (rid, u, s, e) in grouped.items()]
+
+
+def local_bounds(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
+    from zoneinfo import ZoneInfo
+
+    z = ZoneInfo(tz)
+    return datetime.combine(first, time(0), z), datetime.combine(last + timedelta(days=1), time(0), z)

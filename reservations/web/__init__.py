@@ -1,0 +1,114 @@
+"""The web UI: blueprints, login, navigation, error pages.
+
+Views are thin: they parse forms, call services, map ``DomainError`` onto the
+form (see ``web.forms_util``) and commit once per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import db, login_manager
+from ..models import User
+
+# (endpoint, label, who sees it: "all" | "anon" | "user" | "staff" | "admin")
+NAV: list[tuple[str, Any, str]] = [
+    ("public.index", _l("施設一覧"), "all"),
+    ("booking.search", _l("空き検索"), "all"),
+    ("booking.my_bookings", _l("予約一覧"), "user"),
+    ("groups.my_groups", _l("団体"), "user"),
+    ("desk.today", _l("窓口"), "staff"),
+    ("admin.index", _l("管理"), "admin"),
+    ("auth.profile", _l("プロフィール"), "user"),
+    ("auth.login", _l("ログイン"), "anon"),
+    ("auth.signup", _l("新規登録"), "anon"),
+    ("auth.logout_page", _l("ログアウト"), "user"),
+]
+
+BLUEPRINT_MODULES = ("public", "auth", "groups", "booking", "desk", "admin", "feeds")
+
+
+def _visible(who: str) -> bool:
+    user = current_user
+    authed = bool(user and user.is_authenticated)
+    return {
+        "all": True,
+        "anon": not authed,
+        "user": authed,
+        "staff": authed and user.is_staff,
+        "admin": authed and user.is_admin,
+    }[who]
+
+
+def register_web(app: Flask) -> None:
+    import importlib
+
+    for name in BLUEPRINT_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        app.register_blueprint(module.bp)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("ログインしてください。")
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(value: str) -> User | None:
+        try:
+            user_id, version = (int(x) for x in value.split(":", 1))
+        except ValueError:
+            return None
+        user = db.session.get(User, user_id)
+        if user is None or user.session_version != version or not user.active:
+            return None
+        return user
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        items = []
+        for endpoint, label, who in NAV:
+            if endpoint in app.view_functions and _visible(who):
+                url = url_for(endpoint)
+                items.append({"url": url, "label": label, "active": request.path == url})
+        from ..domain.lifecycle import status_label
+        from .i18n import lang
+
+        return {"nav_items": items, "lang": lang(), "status_label": status_label}
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.before_request
+    def secure_cookies_over_https() -> None:
+        if request.is_secure:
+            app.config["SESSION_COOKIE_SECURE"] = True
+            app.config["REMEMBER_COOKIE_SECURE"] = True
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return exc
+        code = exc.code or 500
+        template = f"errors/{code}.html" if code in (403, 404, 429) else "errors/500.html"
+        return render_template(template, error=exc), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        return render_template("errors/500.html", error=None), 500

@@ -1,0 +1,7 @@
+"""Blueprint 'groups' (filled in by its own issue)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("groups", __name__)

@@ -1,0 +1,26 @@
+"""Choosing the language: the user's saved choice, then the session, then the browser, then Japanese."""
+
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user and getattr(current_user, "is_authenticated", False):
+        if current_user.language in languages:
+            return str(current_user.language)
+    chosen = session.get("language")
+    if chosen in languages:
+        return str(chosen)
+    best = request.accept_languages.best_match(languages) if request else None
+    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def lang() -> str:
+    """The current language code, for picking ``name_ja``/``name_en`` and domain messages."""
+    from flask_babel import get_locale
+
+    loc = get_locale()
+    return "en" if loc is not None and loc.language == "en" else "ja"

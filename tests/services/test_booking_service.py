@@ -1,0 +1,179 @@
+"""The booking service against a real database: create, lifecycle, overlap, divisible rooms."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from reservations.domain.errors import DomainError, IllegalTransition
+from reservations.extensions import db
+from reservations.models import AuditEvent, Booking, OutboxMessage
+from reservations.services import bookings as svc
+from reservations.services.permissions import Forbidden, NotFound
+from tests.factories import NOW, at, make_facility, make_group, make_room, make_user
+
+DAY = date(2026, 12, 8)  # a Tuesday, inside a registered group's window
+
+
+@pytest.fixture
+def world(session):  # type: ignore[no-untyped-def]
+    facility = make_facility()
+    room = make_room(facility)
+    member = make_user()
+    other = make_user()
+    staff = make_user("staff", facilities=[facility])
+    group = make_group(member, exemption_code="civic_50")
+    other_group = make_group(other)
+    return {"facility": facility, "room": room, "member": member, "other": other, "staff": staff,
+            "group": group, "other_group": other_group}
+
+
+def _inp(w, slot="evening", day=DAY, group=None, **kw):  # type: ignore[no-untyped-def]
+    return svc.BookingInput(room_id=w["room"].id, group_id=(group or w["group"]).id, day=day, slot_code=slot,
+                            purpose="定例会", attendees=10, **kw)
+
+
+@pytest.mark.both_databases
+def test_create_prices_with_exemption_and_holds_provisionally(session, world) -> None:  # type: ignore[no-untyped-def]
+    [b] = svc.create_booking(session, _inp(world, extras=["aircon"]), actor=world["member"], now=NOW)
+    session.commit()
+    assert b.status == "provisional"
+    assert b.start_at == at(DAY, 17, 30)
+    assert b.end_at == at(DAY, 21, 0)
+    assert b.fee_total == (880 + 220) // 2
+    assert [line["code"] for line in b.fee_breakdown["lines"]] == ["room", "extra:aircon", "exemption:civic_50"]
+    assert b.claim_deadline == at(DAY - timedelta(days=2), 0, 0)  # end of the day three days before
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) >= 1
+
+
+@pytest.mark.both_databases
+def test_overlap_is_a_clear_conflict_and_adjacent_is_fine(session, world) -> None:  # type: ignore[no-untyped-def]
+    svc.create_booking(session, _inp(world, slot="afternoon"), actor=world["member"], now=NOW)
+    session.commit()
+    with pytest.raises(DomainError) as err:
+        svc.create_booking(session, _inp(world, slot="morning_afternoon", group=world["other_group"]),
+                           actor=world["other"], now=NOW)
+    assert err.value.codes == ["conflict"]
+    session.rollback()
+    [b] = svc.create_booking(session, _inp(world, slot="evening", group=world["other_group"]),
+                             actor=world["other"], now=NOW)
+    session.commit()
+    assert b.id
+
+
+@pytest.mark.both_databases
+def test_database_refuses_overlap_even_without_the_python_check(session, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    from reservations.models import OccupiedUnit
+
+    [b] = svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    session.commit()
+    session.add(OccupiedUnit(booking_id=b.id, unit_id=world["room"].id, start_at=b.start_at + timedelta(hours=1),
+                             end_at=b.end_at + timedelta(hours=1), active=True))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_divisible_room_both_ways(session, world) -> None:  # type: ignore[no-untyped-def]
+    f = world["facility"]
+    a, b_ = make_room(f, code="ha"), make_room(f, code="hb")
+    hall = make_room(f, code="hall", capacity=100, parts=[a, b_])
+    member, group = world["member"], world["group"]
+
+    def book(room, slot="afternoon"):  # type: ignore[no-untyped-def]
+        return svc.create_booking(session, svc.BookingInput(room_id=room.id, group_id=group.id, day=DAY,
+                                  slot_code=slot, purpose="x", attendees=5), actor=member, now=NOW)
+
+    book(a)
+    session.commit()
+    with pytest.raises(DomainError) as err:  # part booked: the whole is blocked
+        book(hall)
+    assert "conflict" in err.value.codes
+    session.rollback()
+    book(b_)  # the other part is free
+    session.commit()
+    book(hall, "morning")  # the whole in another slot
+    session.commit()
+    with pytest.raises(DomainError):  # whole booked: every part is blocked
+        book(a, "morning")
+    session.rollback()
+
+
+def test_lifecycle_through_service(session, world) -> None:  # type: ignore[no-untyped-def]
+    [b] = svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    svc.confirm(session, b, actor=world["staff"], now=NOW, method="cash", receipt="R1")
+    assert b.status == "confirmed" and b.paid_amount == b.fee_total and b.sequence == 1
+    with pytest.raises(IllegalTransition):
+        svc.release(session, b, now=NOW)
+    svc.check_in(session, b, actor=world["staff"], now=b.start_at + timedelta(minutes=10))
+    assert b.late_minutes == 10
+    svc.complete(session, b, now=b.end_at)
+    session.commit()
+    assert b.status == "completed"
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.booking_id == b.id).order_by(AuditEvent.id)).all()
+    assert actions == ["booking.created", "booking.confirm", "booking.check_in", "booking.complete"]
+
+
+def test_cancel_frees_the_slot_and_other_groups_cannot_touch_it(session, world) -> None:  # type: ignore[no-untyped-def]
+    [b] = svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    session.commit()
+    with pytest.raises(NotFound):
+        svc.get_booking_for(session, b.id, world["other"])
+    with pytest.raises(NotFound):
+        svc.cancel(session, b, actor=world["other"], now=NOW)
+    with pytest.raises(Forbidden):
+        svc.confirm(session, b, actor=world["member"], now=NOW)
+    svc.cancel(session, b, actor=world["member"], now=NOW, reason="都合")
+    session.commit()
+    assert b.status == "cancelled" and all(not u.active for u in b.units)
+    [again] = svc.create_booking(session, _inp(world, group=world["other_group"]), actor=world["other"], now=NOW)
+    session.commit()
+    assert again.id != b.id
+
+
+def test_member_of_another_group_cannot_book_for_it(session, world) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Forbidden):
+        svc.create_booking(session, _inp(world, group=world["other_group"]), actor=world["member"], now=NOW)
+
+
+def test_series_books_free_dates_and_reports_the_rest(session, world) -> None:  # type: ignore[no-untyped-def]
+    from reservations.domain.recurrence import RecurrenceSpec
+
+    svc.create_booking(session, _inp(world, day=DAY + timedelta(days=7)), actor=world["member"], now=NOW)
+    session.commit()
+    spec = RecurrenceSpec("weekly", until=date(2026, 12, 29))
+    with pytest.raises(DomainError):
+        svc.create_booking(session, _inp(world, group=world["other_group"], recurrence=spec), actor=world["other"], now=NOW)
+    session.rollback()
+    made = svc.create_booking(session, _inp(world, group=world["other_group"], recurrence=spec, book_free_only=True),
+                              actor=world["other"], now=NOW)
+    session.commit()
+    days = [b.start_at.astimezone(at(DAY, 0).tzinfo).date() for b in made]
+    # Dec 15 taken; Dec 29 is in the New Year break
+    assert days == [date(2026, 12, 8), date(2026, 12, 22)]
+    codes = {e["date"]: e["codes"] for e in made[0].series.exceptions}
+    assert codes == {"2026-12-15": ["conflict"], "2026-12-29": ["closed"]}
+
+
+def test_staff_override_window_but_never_closure(session, world) -> None:  # type: ignore[no-untyped-def]
+    far = date(2027, 6, 1)
+    with pytest.raises(DomainError) as err:
+        svc.create_booking(session, _inp(world, day=far), actor=world["member"], now=NOW)
+    assert err.value.codes == ["window_not_open"]
+    session.rollback()
+    with pytest.raises(Forbidden):
+        svc.create_booking(session, _inp(world, day=far), actor=world["member"], now=NOW, overrides=frozenset({"window"}))
+    [b] = svc.create_booking(session, _inp(world, day=far), actor=world["staff"], now=NOW, overrides=frozenset({"window"}))
+    session.commit()
+    assert b.booked_by_id == world["staff"].id
+    with pytest.raises(DomainError) as err:
+        svc.create_booking(session, _inp(world, day=date(2027, 1, 2)), actor=world["staff"], now=NOW,
+                           overrides=frozenset({"window", "lead_time"}))
+    assert err.value.codes == ["closed"]
+    session.rollback()
+    assert db.session.get(Booking, b.id) is not None
