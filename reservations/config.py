@@ -83,5 +83,10 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'reservations.sqlite3'}"
+    if not app.config.get("BABEL_TRANSLATION_DIRECTORIES"):
+        # one catalog directory per area (translations/<area>/en/LC_MESSAGES/messages.po), merged by Flask-Babel
+        base = Path(app.root_path) / "translations"
+        areas = sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []
+        app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in areas) or str(base)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)

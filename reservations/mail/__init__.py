@@ -1,0 +1,1 @@
+"""Outgoing mail: rendering notifications and delivering the outbox."""
