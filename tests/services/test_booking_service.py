@@ -177,3 +177,26 @@ def test_staff_override_window_but_never_closure(session, world) -> None:  # typ
     assert err.value.codes == ["closed"]
     session.rollback()
     assert db.session.get(Booking, b.id) is not None
+
+
+def test_grid_search_and_alternatives(session, world) -> None:  # type: ignore[no-untyped-def]
+    from reservations.domain.availability import CellState
+    from reservations.services import availability as av
+
+    f, room = world["facility"], world["room"]
+    other = make_room(f, code="big", capacity=60)
+    svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    session.commit()
+    view = av.facility_availability(session, f, DAY, DAY, now=NOW, group_class="registered")
+    states = {row.room.id: [c.state for c in row.days[DAY]] for row in view.rows}
+    assert states[room.id] == [CellState.FREE, CellState.FREE, CellState.TAKEN]
+    assert states[other.id] == [CellState.FREE] * 3
+    far = av.room_availability(session, room, date(2027, 2, 9), date(2027, 2, 9), now=NOW, group_class="general")
+    assert {c.state for c in far.days[date(2027, 2, 9)]} == {CellState.NOT_OPEN}
+    hits = av.search(session, av.SearchFilters(first=DAY, last=DAY, min_capacity=40, slot_codes=("evening",)),
+                     now=NOW, group_class="registered")
+    assert [(h.room.id, h.cell.slot_code) for h in hits] == [(other.id, "evening")]
+    same, later = av.suggest_alternatives(session, room, at(DAY, 17, 30), at(DAY, 21), slot_code="evening",
+                                          attendees=10, now=NOW, group_class="registered")
+    assert [a.room.id for a in same] == [other.id]
+    assert later[0].start > at(DAY, 17, 30) and later[0].room.id == room.id

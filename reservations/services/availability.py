@@ -1,0 +1,243 @@
+"""Availability as the grid, the API, search and conflict suggestions all need it.
+
+Holds are loaded once per facility and date range (one query bounded on both
+sides), then the domain core computes cells per room in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..domain.availability import Cell, CellState, day_cells, free_intervals
+from ..domain.calendar import FacilityCalendar, local_day
+from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
+from ..domain.slots import FixedSlots
+from ..domain.timeranges import TimeRange
+from ..models import Facility, Room
+from .mapping import FacilityRooms, facility_calendar, load_occupied, local_bounds
+
+MAX_RANGE_DAYS = 62
+
+
+@dataclass(frozen=True)
+class RoomRow:
+    room: Room
+    rules: RoomRules
+    days: dict[date, list[Cell]]
+
+
+@dataclass(frozen=True)
+class FacilityView:
+    facility: Facility
+    calendar: FacilityCalendar
+    rows: list[RoomRow]
+
+
+def _facility_rooms(facility: Facility) -> FacilityRooms:
+    return FacilityRooms([r for r in facility.rooms if r.active])
+
+
+def facility_availability(
+    session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
+    room_ids: Iterable[int] | None = None,
+) -> FacilityView:
+    """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive."""
+    if (last - first).days > MAX_RANGE_DAYS:
+        last = first + timedelta(days=MAX_RANGE_DAYS)
+    fr = _facility_rooms(facility)
+    wanted = set(room_ids) if room_ids is not None else None
+    rooms = [r for r in fr.rooms if wanted is None or r.id in wanted]
+    cal = facility_calendar(facility)
+    start, end = local_bounds(first, last, cal.tz)
+    all_units: set[int] = set()
+    rules_by_room = {r.id: fr.rules(r) for r in rooms}
+    for rules in rules_by_room.values():
+        all_units |= rules.units
+    held = load_occupied(session, all_units, start - timedelta(hours=1), end + timedelta(hours=1))
+    rows = []
+    for room in rooms:
+        rules = rules_by_room[room.id]
+        mine = [o for o in held if o.units & rules.units]
+        days = {}
+        d = first
+        while d <= last:
+            days[d] = day_cells(rules, cal, d, mine, now, group_class)
+            d += timedelta(days=1)
+        rows.append(RoomRow(room, rules, days))
+    return FacilityView(facility, cal, rows)
+
+
+def room_availability(
+    session: Session, room: Room, first: date, last: date, *, now: datetime, group_class: str,
+) -> RoomRow:
+    view = facility_availability(session, room.facility, first, last, now=now, group_class=group_class,
+                                 room_ids=[room.id])
+    return view.rows[0]
+
+
+def room_free_intervals(
+    session: Session, room: Room, first: date, last: date, *, now: datetime,
+) -> dict[date, list[TimeRange]]:
+    """Free stretches per day, for free-time rooms (the API's "free interval" view)."""
+    fr = _facility_rooms(room.facility)
+    rules = fr.rules(room)
+    cal = facility_calendar(room.facility)
+    start, end = local_bounds(first, last, cal.tz)
+    held = load_occupied(session, rules.units, start, end)
+    out = {}
+    d = first
+    while d <= last:
+        out[d] = free_intervals(rules, cal, d, held, now)
+        d += timedelta(days=1)
+    return out
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    first: date
+    last: date
+    min_capacity: int = 1
+    equipment: tuple[str, ...] = ()
+    facility_ids: tuple[int, ...] = ()
+    weekdays: tuple[int, ...] = ()  # Mon=0; empty: any
+    slot_codes: tuple[str, ...] = ()  # e.g. ("evening",); free-time rooms match by time of day
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    room: Room
+    cell: Cell
+
+
+_SLOT_HOURS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+
+
+def _matches_slot(cell: Cell, codes: Sequence[str], tz: str) -> bool:
+    if not codes:
+        return True
+    if cell.slot_code is not None:
+        return cell.slot_code in codes
+    hour = cell.start.astimezone(FacilityCalendar(tz, {}).zone).hour
+    return any(_SLOT_HOURS.get(c, (-1, -1))[0] <= hour < _SLOT_HOURS.get(c, (-1, -1))[1] for c in codes)
+
+
+def search(session: Session, filters: SearchFilters, *, now: datetime, group_class: str) -> list[SearchHit]:
+    """Free room-slots across facilities, earliest first then by facility order.
+
+    Free-time rooms contribute their free steps; consecutive steps are not
+    merged here (the grid links each step to the booking form).
+    """
+    q = select(Facility).options(selectinload(Facility.rooms).selectinload(Room.parts)).order_by(Facility.sort_order, Facility.id)
+    if filters.facility_ids:
+        q = q.where(Facility.id.in_(filters.facility_ids))
+    facilities = session.scalars(q).all()
+    last = min(filters.last, filters.first + timedelta(days=MAX_RANGE_DAYS))
+    hits: list[SearchHit] = []
+    for facility in facilities:
+        rooms = [
+            r.id for r in facility.rooms
+            if r.active and r.capacity >= filters.min_capacity
+            and all(e in (r.equipment or []) for e in filters.equipment)
+        ]
+        if not rooms:
+            continue
+        view = facility_availability(session, facility, filters.first, last, now=now, group_class=group_class,
+                                     room_ids=rooms)
+        for row in view.rows:
+            for d, cells in row.days.items():
+                if filters.weekdays and d.weekday() not in filters.weekdays:
+                    continue
+                for c in cells:
+                    if c.state == CellState.FREE and _matches_slot(c, filters.slot_codes, view.calendar.tz):
+                        hits.append(SearchHit(row.room, c))
+    hits.sort(key=lambda h: (h.cell.start, h.room.facility.sort_order, h.room.sort_order))
+    return hits[: filters.limit]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    room: Room
+    start: datetime
+    end: datetime
+    slot_code: str | None
+    same_facility: bool
+
+
+def suggest_alternatives(
+    session: Session, room: Room, start: datetime, end: datetime, *, slot_code: str | None, attendees: int,
+    now: datetime, group_class: str, limit: int = 5, days_ahead: int = 28,
+) -> tuple[list[Alternative], list[Alternative]]:
+    """(other rooms free at the same time, next free times of the same room).
+
+    Other rooms need enough capacity; the same facility comes first. A slot
+    request is matched to the same slot code in slot rooms, or the same times in
+    free-time rooms.
+    """
+    same_time: list[Alternative] = []
+    facilities = session.scalars(select(Facility).order_by(Facility.sort_order, Facility.id)).all()
+    facilities = sorted(facilities, key=lambda f: f.id != room.facility_id)
+    for facility in facilities:
+        fr = _facility_rooms(facility)
+        cal = facility_calendar(facility)
+        candidates = [r for r in fr.rooms if r.id != room.id and r.capacity >= attendees]
+        if not candidates:
+            continue
+        units: set[int] = set()
+        for r in candidates:
+            units |= fr.units[r.id]
+        held = load_occupied(session, units, start - timedelta(hours=1), end + timedelta(hours=2))
+        for r in candidates:
+            rules = fr.rules(r)
+            s, e = start, end
+            if slot_code and isinstance(rules.scheme, FixedSlots):
+                span = rules.scheme.span(local_day(start, cal.tz), slot_code, cal.tz)
+                if span is None:
+                    continue
+                s, e = span
+            code = slot_code if isinstance(rules.scheme, FixedSlots) else None
+            if code is None and isinstance(rules.scheme, FixedSlots):
+                code = rules.scheme.match(s, e, cal.tz)
+                if code is None:
+                    continue
+            req = BookingRequest(r.id, s, e, attendees, group_class, code)
+            if not check_request(req, rules, cal, held, now):
+                same_time.append(Alternative(r, s, e, code, facility.id == room.facility_id))
+            if len(same_time) >= limit:
+                break
+        if len(same_time) >= limit:
+            break
+
+    later: list[Alternative] = []
+    fr = _facility_rooms(room.facility)
+    rules = fr.rules(room)
+    cal = facility_calendar(room.facility)
+    first = local_day(start, cal.tz)
+    span_start, span_end = local_bounds(first, first + timedelta(days=days_ahead), cal.tz)
+    held = load_occupied(session, rules.units, span_start, span_end)
+    length = end - start
+    for n in range(days_ahead + 1):
+        d = first + timedelta(days=n)
+        if isinstance(rules.scheme, FixedSlots):
+            for c in day_cells(rules, cal, d, held, now, group_class):
+                if c.state == CellState.FREE and c.start >= start and (slot_code is None or c.slot_code == slot_code or n > 0):
+                    if n == 0 or c.start != start:
+                        later.append(Alternative(room, c.start, c.end, c.slot_code, True))
+        else:
+            for free in free_intervals(rules, cal, d, held, now):
+                if free.end - free.start >= length and free.start >= start - timedelta(hours=24 * (n == 0)):
+                    s = free.start
+                    if s != start:
+                        later.append(Alternative(room, s, s + length, None, True))
+        if len(later) >= limit:
+            break
+    return same_time[:limit], later[:limit]
+
+
+def occupied_in(session: Session, units: Iterable[int], start: datetime, end: datetime) -> list[Occupied]:
+    return load_occupied(session, units, start, end)
