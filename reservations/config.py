@@ -26,7 +26,8 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    # Secure cookies are switched on per request when served over HTTPS (see web.security).
+    # Secure cookies are switched on when BASE_URL is https:// (see load_config).
+    PROXY_FIX = False  # true behind nginx etc.: trust X-Forwarded-For/-Proto/-Host from one proxy
     WTF_CSRF_TIME_LIMIT = None
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -83,6 +84,14 @@ def load_config(app: Flask, override: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'reservations.sqlite3'}"
+    if str(app.config.get("BASE_URL", "")).startswith("https://"):
+        # served over HTTPS: cookies never travel over plain HTTP
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     if not app.config.get("BABEL_TRANSLATION_DIRECTORIES"):
         # one catalog directory per area (translations/<area>/en/LC_MESSAGES/messages.po), merged by Flask-Babel
         base = Path(app.root_path) / "translations"

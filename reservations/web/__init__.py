@@ -93,12 +93,6 @@ def register_web(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
-    @app.before_request
-    def secure_cookies_over_https() -> None:
-        if request.is_secure:
-            app.config["SESSION_COOKIE_SECURE"] = True
-            app.config["REMEMBER_COOKIE_SECURE"] = True
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
@@ -111,4 +105,11 @@ def register_web(app: Flask) -> None:
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unhandled error")
         db.session.rollback()
-        return render_template("errors/500.html", error=None), 500
+        if request.path.startswith("/api/"):
+            return {"type": "about:blank", "title": "Internal Server Error", "status": 500}, 500
+        try:
+            return render_template("errors/500.html", error=None), 500
+        except Exception:  # the error page itself failed: say so plainly, never a trace
+            app.logger.exception("error page failed")
+            return ("システムエラーが発生しました。時間をおいて再度お試しください。 / "
+                    "Something went wrong. Please try again later."), 500, {"Content-Type": "text/plain; charset=utf-8"}
