@@ -17,7 +17,7 @@ def register_cli(app: Flask) -> None:
         from .demo import seed
         from .extensions import db
 
-        created = seed(db.session, progress=click.echo)
+        created = seed(db.session(), progress=click.echo)
         db.session.commit()
         click.echo("demo data loaded" if created else "demo data already present")
 

@@ -140,7 +140,7 @@ FACILITIES: list[dict[str, Any]] = [
     },
 ]
 
-GROUPS = [
+GROUPS: list[dict[str, Any]] = [
     {"key": "A", "name": "四日市まちづくりネット（サンプル）", "kind": "npo", "status": "registered",
      "exemption_code": "civic_50", "representative_name": "山田 花子", "contact_email": "group-a@example.jp",
      "member_count": 18, "activity_field": "まちづくり", "public_name": True},
@@ -155,7 +155,7 @@ GROUPS = [
      "activity_field": "子育て支援"},
 ]
 
-USERS = [
+USERS: list[dict[str, Any]] = [
     {"email": "admin@example.jp", "display_name": "管理者（サンプル）", "role": "admin", "groups": []},
     {"email": "staff@example.jp", "display_name": "窓口職員（サンプル）", "role": "staff", "groups": [],
      "facilities": ["naya", "chubu"]},

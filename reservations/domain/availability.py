@@ -60,7 +60,7 @@ class Cell:
 def _spans(room: RoomRules, cal: FacilityCalendar, day: date) -> list[tuple[datetime, datetime, str | None]]:
     scheme = room.scheme
     if isinstance(scheme, FixedSlots):
-        out = []
+        out: list[tuple[datetime, datetime, str | None]] = []
         for s in scheme.slots:
             span = scheme.span(day, s.code, cal.tz)
             if span:

@@ -224,16 +224,16 @@ def suggest_alternatives(
     for n in range(days_ahead + 1):
         d = first + timedelta(days=n)
         if isinstance(rules.scheme, FixedSlots):
-            for c in day_cells(rules, cal, d, held, now, group_class):
-                if c.state == CellState.FREE and c.start >= start and (slot_code is None or c.slot_code == slot_code or n > 0):
-                    if n == 0 or c.start != start:
-                        later.append(Alternative(room, c.start, c.end, c.slot_code, True))
+            later.extend(
+                Alternative(room, c.start, c.end, c.slot_code, True)
+                for c in day_cells(rules, cal, d, held, now, group_class)
+                if c.state == CellState.FREE and c.start > start
+            )
         else:
             for free in free_intervals(rules, cal, d, held, now):
-                if free.end - free.start >= length and free.start >= start - timedelta(hours=24 * (n == 0)):
-                    s = free.start
-                    if s != start:
-                        later.append(Alternative(room, s, s + length, None, True))
+                s = max(free.start, start) if n == 0 else free.start
+                if free.end - s >= length and s != start:
+                    later.append(Alternative(room, s, s + length, None, True))
         if len(later) >= limit:
             break
     return same_time[:limit], later[:limit]

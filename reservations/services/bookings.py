@@ -22,7 +22,14 @@ from ..database import write_transaction
 from ..domain.calendar import local, local_day
 from ..domain.errors import DomainError, RuleFailure
 from ..domain.fees import FeeQuote, UnknownExtra, cancellation_fee, quote_fee
-from ..domain.lifecycle import Action, Status, is_active, initial_status, status_after_approval, transition
+from ..domain.lifecycle import (
+    Action,
+    Status,
+    initial_status,
+    is_active,
+    status_after_approval,
+    transition,
+)
 from ..domain.recurrence import RecurrenceSpec
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots

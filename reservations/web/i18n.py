@@ -8,9 +8,8 @@ from flask_login import current_user
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
-    if current_user and getattr(current_user, "is_authenticated", False):
-        if current_user.language in languages:
-            return str(current_user.language)
+    if getattr(current_user, "is_authenticated", False) and current_user.language in languages:
+        return str(current_user.language)
     chosen = session.get("language")
     if chosen in languages:
         return str(chosen)

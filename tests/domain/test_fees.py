@@ -7,7 +7,12 @@ from datetime import date
 import pytest
 
 from reservations.domain.fees import (
-    CancellationTier, FeeQuote, FeeTable, UnknownExtra, cancellation_fee, quote_fee,
+    CancellationTier,
+    FeeQuote,
+    FeeTable,
+    UnknownExtra,
+    cancellation_fee,
+    quote_fee,
 )
 
 from .helpers import CIVIC_50, FEES, PUBLIC_100, t

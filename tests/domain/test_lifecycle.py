@@ -6,7 +6,15 @@ import pytest
 
 from reservations.domain.errors import IllegalTransition
 from reservations.domain.lifecycle import (
-    ACTIVE, TRANSITIONS, Action, Status, allowed_actions, can, initial_status, is_active, status_after_approval,
+    ACTIVE,
+    TRANSITIONS,
+    Action,
+    Status,
+    allowed_actions,
+    can,
+    initial_status,
+    is_active,
+    status_after_approval,
     transition,
 )
 
@@ -52,7 +60,7 @@ def test_approve_needs_a_target_and_refuses_a_wrong_one() -> None:
 
 
 def test_final_statuses_allow_nothing_and_active_set_is_the_documented_one() -> None:
-    assert ACTIVE == {S.PENDING, S.PROVISIONAL, S.CONFIRMED, S.CHECKED_IN}
+    assert {S.PENDING, S.PROVISIONAL, S.CONFIRMED, S.CHECKED_IN} == ACTIVE
     for s in Status:
         assert is_active(s) == (s in ACTIVE)
         if s not in ACTIVE:
