@@ -1,0 +1,212 @@
+"""Accounts: sign up, log in, password reset by a one-time link, change password, profile.
+
+Every function is one action in the caller's transaction: it flushes, never
+commits. Failures are ``DomainError``s whose ``field`` names the form field.
+
+Password-reset links: the token comes from ``secrets`` and only its SHA-256 is
+stored; a link lasts one hour and works once. Changing or resetting the
+password bumps ``user.session_version`` (which logs out every other session,
+see ``User.get_id``) and spends every reset link still outstanding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..database import write_transaction
+from ..domain.errors import DomainError, RuleFailure
+from ..models import PasswordResetToken, User
+from ..passwords import check_password, hash_password
+from . import audit, notify
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200  # argon2 hashes anything, but a megabyte "password" is only a way to burn CPU
+RESET_VALID_FOR = timedelta(hours=1)
+LANGUAGES = ("ja", "en")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# verified against when the email is unknown, so a miss costs as long as a wrong password
+_DUMMY_HASH = hash_password("not a real password, only here to spend time")
+
+
+def _fail(code: str, ja: str, en: str, field: str | None = None) -> RuleFailure:
+    return RuleFailure(code, ja, en, field=field)
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def check_email(email: str, field: str = "email") -> list[RuleFailure]:
+    if not _EMAIL.match(email) or len(email) > 254:
+        return [_fail("email_invalid", "メールアドレスの形式が正しくありません。",
+                      "Please enter a valid email address.", field)]
+    return []
+
+
+def check_new_password(password: str, field: str = "password") -> list[RuleFailure]:
+    if len(password) < MIN_PASSWORD:
+        return [_fail("password_too_short", f"パスワードは{MIN_PASSWORD}文字以上にしてください。",
+                      f"The password must be at least {MIN_PASSWORD} characters long.", field)]
+    if len(password) > MAX_PASSWORD:
+        return [_fail("password_too_long", f"パスワードは{MAX_PASSWORD}文字以内にしてください。",
+                      f"The password must be at most {MAX_PASSWORD} characters long.", field)]
+    return []
+
+
+def _check_display_name(name: str) -> list[RuleFailure]:
+    if not name:
+        return [_fail("display_name_required", "表示名を入力してください。", "Please enter a display name.",
+                      "display_name")]
+    if len(name) > 100:
+        return [_fail("display_name_too_long", "表示名は100文字以内にしてください。",
+                      "The display name must be at most 100 characters long.", "display_name")]
+    return []
+
+
+def _check_language(language: str) -> list[RuleFailure]:
+    if language not in LANGUAGES:
+        return [_fail("language_invalid", "言語を選んでください。", "Please choose a language.", "language")]
+    return []
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
+
+
+def sign_up(session: Session, *, email: str, display_name: str, password: str, language: str,
+            now: datetime) -> User:
+    """Create a member account. Raises ``DomainError`` (``email_taken``, ``password_too_short``, ...)."""
+    email = normalize_email(email)
+    display_name = (display_name or "").strip()
+    failures = (check_email(email) + _check_display_name(display_name) + check_new_password(password)
+                + _check_language(language))
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        if find_by_email(session, email) is not None:
+            raise DomainError(_fail("email_taken", "このメールアドレスは既に登録されています。",
+                                    "This email address is already registered.", "email"))
+        user = User(email=email, display_name=display_name, password_hash=hash_password(password),
+                    language=language, role="member", active=True, created_at=now, session_version=0)
+        session.add(user)
+        session.flush()
+        audit.record(session, "user.signed_up", now=now, actor=user, after={"user_id": user.id})
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else ``None`` (same cost either way)."""
+    user = find_by_email(session, email)
+    if user is None:
+        check_password(_DUMMY_HASH, password)
+        return None
+    if not check_password(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_password_reset(session: Session, email: str, *, now: datetime,
+                           link: Callable[[str], str]) -> str | None:
+    """Queue a reset link for ``email`` if it belongs to an active account.
+
+    Returns the raw token (for the caller's tests; never show it) or ``None``
+    when there is no such account. Callers must answer the same either way.
+    ``link`` turns a token into the absolute URL put in the mail.
+    """
+    user = find_by_email(session, email)
+    if user is None or not user.active:
+        return None
+    token = secrets.token_urlsafe(32)
+    digest = _token_hash(token)
+    with write_transaction(session):
+        session.add(PasswordResetToken(user_id=user.id, token_hash=digest, created_at=now,
+                                       expires_at=now + RESET_VALID_FOR))
+        notify.queue_to_user(session, "password_reset", user, now=now, key=f"{user.id}:{digest[:16]}",
+                             context={"url": link(token), "display_name": user.display_name,
+                                      "valid_minutes": int(RESET_VALID_FOR.total_seconds() // 60)})
+        audit.record(session, "user.password_reset_requested", now=now, actor=user)
+        session.flush()
+    return token
+
+
+INVALID_LINK = _fail("reset_link_invalid",
+                     "このリンクは無効か、期限が切れているか、既に使われています。もう一度お申し込みください。",
+                     "This link is invalid, has expired or was already used. Please request a new one.")
+
+
+def valid_reset_token(session: Session, token: str, *, now: datetime) -> PasswordResetToken | None:
+    row = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token or "")))
+    if row is None or row.used_at is not None or row.expires_at <= now or not row.user.active:
+        return None
+    return row
+
+
+def _spend_reset_tokens(session: Session, user: User, now: datetime) -> None:
+    session.execute(update(PasswordResetToken)
+                    .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+                    .values(used_at=now))
+
+
+def _set_password(session: Session, user: User, password: str, now: datetime) -> None:
+    user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+    _spend_reset_tokens(session, user, now)
+
+
+def reset_password(session: Session, token: str, password: str, *, now: datetime) -> User:
+    """Set a new password from a reset link; the link (and any other open one) is spent."""
+    failures = check_new_password(password)
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        row = valid_reset_token(session, token, now=now)
+        if row is None:
+            raise DomainError(INVALID_LINK)
+        user = row.user
+        _set_password(session, user, password, now)
+        audit.record(session, "user.password_reset", now=now, actor=user)
+        session.flush()
+    return user
+
+
+def change_password(session: Session, user: User, *, current: str, new: str, now: datetime) -> User:
+    """Change the password; every other session of this user ends (``session_version``)."""
+    if not check_password(user.password_hash, current):
+        raise DomainError(_fail("password_wrong", "現在のパスワードが正しくありません。",
+                                "The current password is not correct.", "current_password"))
+    failures = check_new_password(new, field="new_password")
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        _set_password(session, user, new, now)
+        audit.record(session, "user.password_changed", now=now, actor=user)
+        session.flush()
+    return user
+
+
+def update_profile(session: Session, user: User, *, display_name: str, language: str, now: datetime) -> User:
+    display_name = (display_name or "").strip()
+    failures = _check_display_name(display_name) + _check_language(language)
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        before = {"display_name": user.display_name, "language": user.language}
+        user.display_name = display_name
+        user.language = language
+        after = {"display_name": user.display_name, "language": user.language}
+        if before != after:
+            audit.record(session, "user.profile_updated", now=now, actor=user, before=before, after=after)
+        session.flush()
+    return user

@@ -1,0 +1,221 @@
+"""Groups from a member's side: apply for registration, members, the representative role.
+
+Staff register, suspend and renew groups elsewhere; here a group starts as
+``applied`` with its creator as representative. Every change writes an audit
+event with the group's id. Functions flush, never commit.
+
+Invitations: there is no invitations table (and no schema change now), so a
+representative can only add people who already have an account; for an
+unknown address the answer is "ask them to sign up first". This does tell a
+representative whether an address has an account; only representatives can
+ask, one address at a time, and every attempt that adds someone is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..database import write_transaction
+from ..domain.errors import DomainError, RuleFailure
+from ..models import Group, Membership, User
+from ..models.group import GROUP_KINDS
+from . import audit, notify
+from .accounts import check_email, find_by_email, normalize_email
+from .permissions import Forbidden, NotFound
+
+REPRESENTATIVE = "representative"
+MEMBER = "member"
+
+
+@dataclass
+class GroupApplication:
+    name: str
+    kind: str
+    representative_name: str
+    contact_email: str
+    contact_phone: str = ""
+    member_count: int = 1
+    activity_field: str = ""
+    description: str = ""
+    public_name: bool = False
+    public_purpose: bool = False
+
+
+def _fail(code: str, ja: str, en: str, field: str | None = None) -> RuleFailure:
+    return RuleFailure(code, ja, en, field=field)
+
+
+def _check_application(a: GroupApplication) -> list[RuleFailure]:
+    out: list[RuleFailure] = []
+    if not a.name:
+        out.append(_fail("name_required", "団体名を入力してください。", "Please enter the group's name.", "name"))
+    elif len(a.name) > 200:
+        out.append(_fail("name_too_long", "団体名は200文字以内にしてください。",
+                         "The name must be at most 200 characters long.", "name"))
+    if a.kind not in GROUP_KINDS:
+        out.append(_fail("kind_invalid", "団体の種類を選んでください。", "Please choose the kind of group.", "kind"))
+    if not a.representative_name:
+        out.append(_fail("representative_required", "代表者名を入力してください。",
+                         "Please enter the representative's name.", "representative_name"))
+    elif len(a.representative_name) > 100:
+        out.append(_fail("representative_too_long", "代表者名は100文字以内にしてください。",
+                         "The representative's name must be at most 100 characters long.", "representative_name"))
+    out += check_email(a.contact_email, field="contact_email")
+    if len(a.contact_phone) > 40:
+        out.append(_fail("phone_too_long", "電話番号は40文字以内にしてください。",
+                         "The phone number must be at most 40 characters long.", "contact_phone"))
+    if not 1 <= a.member_count <= 100000:
+        out.append(_fail("member_count_invalid", "会員数は1以上の数で入力してください。",
+                         "The number of members must be 1 or more.", "member_count"))
+    if len(a.activity_field) > 200:
+        out.append(_fail("activity_too_long", "活動分野は200文字以内にしてください。",
+                         "The field of activity must be at most 200 characters long.", "activity_field"))
+    if len(a.description) > 2000:
+        out.append(_fail("description_too_long", "活動内容は2000文字以内にしてください。",
+                         "The description must be at most 2000 characters long.", "description"))
+    return out
+
+
+def apply_for_group(session: Session, user: User, application: GroupApplication, *, now: datetime) -> Group:
+    """A new group in status ``applied``; ``user`` becomes its representative."""
+    a = application
+    a.name, a.representative_name = a.name.strip(), a.representative_name.strip()
+    a.contact_email, a.contact_phone = normalize_email(a.contact_email), a.contact_phone.strip()
+    a.activity_field, a.description = a.activity_field.strip(), a.description.strip()
+    failures = _check_application(a)
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        group = Group(name=a.name, kind=a.kind, status="applied", representative_name=a.representative_name,
+                      contact_email=a.contact_email, contact_phone=a.contact_phone, member_count=a.member_count,
+                      activity_field=a.activity_field, description=a.description, public_name=a.public_name,
+                      public_purpose=a.public_purpose, created_at=now, is_sample=False)
+        session.add(group)
+        session.add(Membership(user=user, group=group, role=REPRESENTATIVE))
+        session.flush()
+        audit.record(session, "group.applied", now=now, actor=user, group_id=group.id,
+                     after={"name": group.name, "kind": group.kind, "status": group.status})
+        session.flush()
+    return group
+
+
+def memberships_of(session: Session, user: User) -> list[Membership]:
+    """The user's memberships with their groups, by group name."""
+    return list(session.scalars(
+        select(Membership).join(Group).where(Membership.user_id == user.id).order_by(Group.name, Group.id)))
+
+
+def get_group_for(session: Session, group_id: int, user: User) -> Group:
+    """The group if ``user`` is a member; ``NotFound`` otherwise, so ids reveal nothing."""
+    group = session.get(Group, group_id)
+    if group is None or _membership(group, user.id) is None:
+        raise NotFound()
+    return group
+
+
+def _membership(group: Group, user_id: int) -> Membership | None:
+    return next((m for m in group.memberships if m.user_id == user_id), None)
+
+
+def _require_representative(group: Group, actor: User) -> None:
+    m = _membership(group, actor.id)
+    if m is None:
+        raise NotFound()
+    if m.role != REPRESENTATIVE:
+        raise Forbidden()
+
+
+def _representatives(group: Group) -> list[Membership]:
+    return [m for m in group.memberships if m.role == REPRESENTATIVE]
+
+
+def _drop(session: Session, m: Membership) -> None:
+    group, user = m.group, m.user
+    if m in group.memberships:
+        group.memberships.remove(m)
+    if m in user.memberships:
+        user.memberships.remove(m)
+    session.delete(m)
+
+
+def add_member(session: Session, group: Group, actor: User, email: str, *, now: datetime) -> Membership:
+    """The representative adds an existing account by email; they get a notice mail."""
+    _require_representative(group, actor)
+    email = normalize_email(email)
+    failures = check_email(email)
+    if failures:
+        raise DomainError(failures)
+    with write_transaction(session):
+        user = find_by_email(session, email)
+        if user is None or not user.active:
+            raise DomainError(_fail(
+                "no_account", "このメールアドレスのアカウントはまだありません。先に新規登録をしてもらい、その後もう一度追加してください。",
+                "There is no account with this email address yet. Ask them to sign up first, then add them again.",
+                "email"))
+        if _membership(group, user.id) is not None:
+            raise DomainError(_fail("already_member", "この方は既にメンバーです。",
+                                    "This person is already a member.", "email"))
+        m = Membership(user=user, group=group, role=MEMBER)
+        session.add(m)
+        session.flush()
+        notify.queue_to_user(session, "group_member_added", user, now=now,
+                             key=f"{group.id}:{user.id}:{m.id}:{now.isoformat()}",
+                             context={"group_id": group.id, "group_name": group.name,
+                                      "added_by": actor.display_name})
+        audit.record(session, "group.member_added", now=now, actor=actor, group_id=group.id,
+                     after={"user_id": user.id, "role": MEMBER})
+        session.flush()
+    return m
+
+
+def remove_member(session: Session, group: Group, actor: User, user_id: int, *, now: datetime) -> None:
+    """The representative removes someone else (to leave yourself, use ``leave``)."""
+    _require_representative(group, actor)
+    if user_id == actor.id:
+        raise DomainError(_fail("remove_self", "自分自身は「団体を抜ける」から外れてください。",
+                                "To remove yourself, use “Leave this group”."))
+    with write_transaction(session):
+        m = _membership(group, user_id)
+        if m is None:
+            raise NotFound()
+        before = {"user_id": user_id, "role": m.role}
+        _drop(session, m)
+        audit.record(session, "group.member_removed", now=now, actor=actor, group_id=group.id, before=before)
+        session.flush()
+
+
+def hand_over(session: Session, group: Group, actor: User, user_id: int, *, now: datetime) -> None:
+    """The representative makes another member the representative and becomes a member."""
+    _require_representative(group, actor)
+    with write_transaction(session):
+        target = _membership(group, user_id)
+        if target is None or user_id == actor.id:
+            raise NotFound()
+        mine = _membership(group, actor.id)
+        assert mine is not None
+        target.role = REPRESENTATIVE
+        mine.role = MEMBER
+        audit.record(session, "group.representative_changed", now=now, actor=actor, group_id=group.id,
+                     before={"representative": actor.id}, after={"representative": user_id})
+        session.flush()
+
+
+def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
+    """A member leaves; the last representative must hand the role over first."""
+    m = _membership(group, user.id)
+    if m is None:
+        raise NotFound()
+    if m.role == REPRESENTATIVE and len(_representatives(group)) <= 1:
+        raise DomainError(_fail(
+            "last_representative",
+            "代表者は抜けられません。先に他のメンバーに代表者を引き継いでください。",
+            "The representative cannot leave. Hand the role over to another member first."))
+    with write_transaction(session):
+        before = {"user_id": user.id, "role": m.role}
+        _drop(session, m)
+        audit.record(session, "group.member_left", now=now, actor=user, group_id=group.id, before=before)
+        session.flush()
