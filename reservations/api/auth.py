@@ -1,0 +1,52 @@
+"""Bearer-token authentication. The session cookie is never consulted, so CSRF cannot apply."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import User
+from ..services import api_tokens
+from .errors import ApiError
+
+
+def _unauthorized(detail: str, error: str = "invalid_token") -> ApiError:
+    return ApiError(401, "unauthorized", "Authentication required", detail,
+                    headers={"WWW-Authenticate": f'Bearer realm="api", error="{error}"'})
+
+
+def load_token_user() -> None:
+    """Before each API request: resolve ``Authorization: Bearer`` into ``g.api_user``.
+
+    No header: anonymous (public reads still work). A header that is not a
+    valid, unrevoked token: 401 — even on public endpoints, so a client with
+    a broken token finds out at once.
+    """
+    g.api_user = None
+    header = request.headers.get("Authorization")
+    if header is None:
+        return
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise _unauthorized("Use 'Authorization: Bearer <token>'.", "invalid_request")
+    user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow())
+    if user is None:
+        db.session.rollback()
+        raise _unauthorized("The token is unknown or has been revoked.")
+    if db.session.dirty:
+        db.session.commit()  # last_used_at; keep the service call's transaction clean
+    g.api_user = user
+
+
+def current() -> User | None:
+    return g.get("api_user")
+
+
+def require_user() -> User:
+    user = current()
+    if user is None:
+        raise ApiError(401, "unauthorized", "Authentication required",
+                       "This endpoint needs 'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    return user

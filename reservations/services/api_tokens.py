@@ -1,0 +1,86 @@
+"""Personal API tokens: created once (the secret is shown once), stored as SHA-256, revocable.
+
+A token carries its user's own permissions; nothing else. Like every service
+this flushes and never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..domain.errors import DomainError, RuleFailure
+from ..models import ApiToken, User
+from . import audit
+from .permissions import NotFound
+
+TOKEN_PREFIX = "npr_"  # noqa: S105  (not a secret: lets secret scanners and people recognise the token)
+MAX_NAME = 100
+MAX_ACTIVE_TOKENS = 20
+LAST_USED_RESOLUTION = timedelta(minutes=5)  # do not write on every request
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User, *, name: str, now: datetime) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns the row and the secret (which is not stored)."""
+    name = (name or "").strip()
+    if len(name) > MAX_NAME:
+        raise DomainError(RuleFailure("token_name_too_long", f"名前は{MAX_NAME}文字以内にしてください。",
+                                      f"The name can be at most {MAX_NAME} characters.", field="name"))
+    active = session.scalar(select(func.count()).select_from(ApiToken)
+                            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) or 0
+    if active >= MAX_ACTIVE_TOKENS:
+        raise DomainError(RuleFailure("too_many_tokens", f"有効なトークンは{MAX_ACTIVE_TOKENS}個までです。",
+                                      f"You can have at most {MAX_ACTIVE_TOKENS} active tokens.", field="name"))
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), created_at=now)
+    session.add(token)
+    session.flush()
+    audit.record(session, "api_token.created", now=now, actor=user, note=f"token {token.id} {name}".strip())
+    return token, secret
+
+
+def revoke_token(session: Session, token_id: int, *, actor: User | None, now: datetime) -> ApiToken:
+    """Revoke one token. Users revoke their own; admins (and the CLI, ``actor=None``) any.
+    Raises NotFound for someone else's token, so ids reveal nothing."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound()
+    if actor is not None and token.user_id != actor.id and not actor.is_admin:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = now
+        session.flush()
+        audit.record(session, "api_token.revoked", now=now, actor=actor, note=f"token {token.id}")
+    return token
+
+
+def authenticate(session: Session, secret: str, *, now: datetime) -> User | None:
+    """The active user a token belongs to, or None (unknown, revoked, user deactivated).
+
+    Marks the token used, at most every few minutes, so reads do not write."""
+    if not secret or len(secret) > 200:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.flush()
+    return user
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
+                                          ApiToken.id.desc())))
