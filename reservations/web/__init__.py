@@ -51,6 +51,11 @@ def register_web(app: Flask) -> None:
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
+    from ..api import bp as api_bp
+    from ..api import tokens_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(tokens_bp)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("ログインしてください。")
