@@ -135,11 +135,10 @@ def _representatives(group: Group) -> list[Membership]:
 
 def _drop(session: Session, m: Membership) -> None:
     group, user = m.group, m.user
-    if m in group.memberships:
-        group.memberships.remove(m)
-    if m in user.memberships:
-        user.memberships.remove(m)
     session.delete(m)
+    session.flush()
+    session.expire(group, ["memberships"])
+    session.expire(user, ["memberships"])
 
 
 def add_member(session: Session, group: Group, actor: User, email: str, *, now: datetime) -> Membership:

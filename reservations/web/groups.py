@@ -1,7 +1,216 @@
-"""Blueprint 'groups' (filled in by its own issue)."""
+"""Groups from a member's side: my groups, apply for a group, the group page and its members.
+
+Thin views over ``services.groups``: another group's page is a 404 (ids reveal
+nothing), member management is for the representative (403 otherwise).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..clock import utcnow
+from ..domain.errors import DomainError
+from ..extensions import db
+from ..models import Group
+from ..models.group import GROUP_KINDS
+from ..services import groups as group_service
+from ..services.permissions import Forbidden, NotFound
+from .auth import choices
+from .forms_util import apply_domain_error, flash_form_errors
+from .i18n import lang
+
+
+def _db() -> Session:
+    """The request's session itself (services are typed with ``Session``, not the scoped proxy)."""
+    return db.session()
+
+
+def _me():  # type: ignore[no-untyped-def]
+    """The logged-in ``User`` itself, not the proxy (services keep and return what they get)."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
 
 bp = Blueprint("groups", __name__)
+
+
+class GroupApplicationForm(FlaskForm):
+    name = StringField(_l("団体名"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("団体の種類"), choices=[], validators=[DataRequired()])
+    representative_name = StringField(_l("代表者名"), validators=[DataRequired(), Length(max=100)])
+    contact_email = EmailField(_l("連絡先メールアドレス"), validators=[DataRequired(), Length(max=254)])
+    contact_phone = StringField(_l("連絡先電話番号"), validators=[Optional(), Length(max=40)])
+    member_count = IntegerField(_l("会員数"), default=1, validators=[DataRequired(), NumberRange(min=1, max=100000)])
+    activity_field = StringField(_l("活動分野"), validators=[Optional(), Length(max=200)])
+    description = TextAreaField(_l("活動内容"), validators=[Optional(), Length(max=2000)])
+    public_name = BooleanField(_l("公開カレンダーに団体名を表示してよい"))
+    public_purpose = BooleanField(_l("公開カレンダーに利用目的を表示してよい"))
+    submit = SubmitField(_l("申請する"))
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        language = lang()
+        self.kind.choices = choices([("", _("選んでください"))] + [
+            (code, en if language == "en" else ja) for code, (ja, en) in GROUP_KINDS.items()])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("追加する人のメールアドレス"), validators=[DataRequired(), Length(max=254)])
+    submit = SubmitField(_l("メンバーに追加"))
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form for one-button POST actions (CSRF only)."""
+
+    submit = SubmitField(_l("実行"))
+
+
+def _load(group_id: int) -> Group:
+    try:
+        return group_service.get_group_for(_db(), group_id, _me())
+    except NotFound:
+        abort(404)
+
+
+def _render_group(group: Group, invite_form: InviteForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    memberships = sorted(group.memberships, key=lambda m: (m.role != "representative", m.user.display_name))
+    mine = next(m for m in group.memberships if m.user_id == current_user.id)
+    return render_template(
+        "groups/detail.html", group=group, memberships=memberships, my_role=mine.role,
+        is_representative=mine.role == "representative", invite_form=invite_form or InviteForm(),
+        confirm_form=ConfirmForm(), feed_target={"kind": "group", "id": group.id, "group": group},
+    ), status
+
+
+def _domain_failure(group: Group, exc: DomainError):  # type: ignore[no-untyped-def]
+    db.session.rollback()
+    if isinstance(exc, NotFound):
+        abort(404)
+    if isinstance(exc, Forbidden):
+        abort(403)
+    apply_domain_error(None, exc)
+    return redirect(url_for("groups.detail", group_id=group.id))
+
+
+@bp.get("/groups")
+@login_required
+def my_groups():  # type: ignore[no-untyped-def]
+    memberships = group_service.memberships_of(_db(), _me())
+    return render_template("groups/my_groups.html", memberships=memberships)
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@login_required
+def apply():  # type: ignore[no-untyped-def]
+    form = GroupApplicationForm()
+    if request.method == "GET":
+        form.representative_name.data = current_user.display_name
+        form.contact_email.data = current_user.email
+    if form.validate_on_submit():
+        application = group_service.GroupApplication(
+            name=form.name.data or "", kind=form.kind.data or "",
+            representative_name=form.representative_name.data or "",
+            contact_email=form.contact_email.data or "", contact_phone=form.contact_phone.data or "",
+            member_count=form.member_count.data or 0, activity_field=form.activity_field.data or "",
+            description=form.description.data or "", public_name=bool(form.public_name.data),
+            public_purpose=bool(form.public_purpose.data))
+        try:
+            group = group_service.apply_for_group(_db(), _me(), application, now=utcnow())
+        except DomainError as exc:
+            db.session.rollback()
+            apply_domain_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("団体の登録を申請しました。窓口で確認後に登録されます。"), "success")
+            return redirect(url_for("groups.detail", group_id=group.id))
+    elif form.is_submitted():
+        flash_form_errors(form)
+    return render_template("groups/apply.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/groups/<int:group_id>")
+@login_required
+def detail(group_id: int):  # type: ignore[no-untyped-def]
+    return _render_group(_load(group_id))
+
+
+@bp.post("/groups/<int:group_id>/members")
+@login_required
+def invite(group_id: int):  # type: ignore[no-untyped-def]
+    group = _load(group_id)
+    form = InviteForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return _render_group(group, form, 422)
+    try:
+        m = group_service.add_member(_db(), group, _me(), form.email.data or "", now=utcnow())
+    except (NotFound, Forbidden) as exc:
+        return _domain_failure(group, exc)
+    except DomainError as exc:
+        db.session.rollback()
+        group = _load(group_id)
+        apply_domain_error(form, exc)
+        return _render_group(group, form, 422)
+    name = m.user.display_name
+    db.session.commit()
+    flash(_("%(name)sさんをメンバーに追加しました。", name=name), "success")
+    return redirect(url_for("groups.detail", group_id=group_id))
+
+
+@bp.post("/groups/<int:group_id>/members/<int:user_id>/remove")
+@login_required
+def remove_member(group_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    group = _load(group_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        group_service.remove_member(_db(), group, _me(), user_id, now=utcnow())
+    except DomainError as exc:
+        return _domain_failure(group, exc)
+    db.session.commit()
+    flash(_("メンバーから外しました。"), "success")
+    return redirect(url_for("groups.detail", group_id=group_id))
+
+
+@bp.post("/groups/<int:group_id>/members/<int:user_id>/representative")
+@login_required
+def hand_over(group_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    group = _load(group_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        group_service.hand_over(_db(), group, _me(), user_id, now=utcnow())
+    except DomainError as exc:
+        return _domain_failure(group, exc)
+    db.session.commit()
+    flash(_("代表者を引き継ぎました。"), "success")
+    return redirect(url_for("groups.detail", group_id=group_id))
+
+
+@bp.post("/groups/<int:group_id>/leave")
+@login_required
+def leave(group_id: int):  # type: ignore[no-untyped-def]
+    group = _load(group_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        group_service.leave(_db(), group, _me(), now=utcnow())
+    except DomainError as exc:
+        return _domain_failure(group, exc)
+    db.session.commit()
+    flash(_("団体から抜けました。"), "success")
+    return redirect(url_for("groups.my_groups"))

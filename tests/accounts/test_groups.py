@@ -1,0 +1,149 @@
+"""Group application, the group page, members and the representative role, and who may do what."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from reservations.domain.errors import DomainError
+from reservations.extensions import db
+from reservations.models import AuditEvent, Group, Membership, OutboxMessage
+from reservations.services import groups as group_service
+from tests.factories import NOW, make_group, make_user
+
+from .conftest import login
+
+pytestmark = pytest.mark.usefixtures("fixed_now")
+
+APPLICATION = {
+    "name": "四日市子育てネット", "kind": "npo", "representative_name": "山田花子",
+    "contact_email": "Contact@Kosodate.example.jp", "contact_phone": "059-000-0000", "member_count": "25",
+    "activity_field": "子育て支援", "description": "毎週の交流会", "public_name": "y",
+}
+
+
+def _role(group_id: int, user_id: int) -> str | None:
+    return db.session.scalar(select(Membership.role).where(Membership.group_id == group_id,
+                                                          Membership.user_id == user_id))
+
+
+def test_group_application_is_applied_with_me_as_representative(client, session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(email="m@example.jp")
+    session.commit()
+    login(client, "m@example.jp")
+    res = client.post("/groups/new", data=APPLICATION)
+    assert res.status_code == 302
+    group = session.scalar(select(Group).where(Group.name == "四日市子育てネット"))
+    assert group.status == "applied" and group.kind == "npo" and group.member_count == 25
+    assert group.contact_email == "contact@kosodate.example.jp"
+    assert group.public_name is True and group.public_purpose is False
+    assert _role(group.id, user.id) == "representative"
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "group.applied"))
+    assert event.group_id == group.id and event.actor_id == user.id
+    page = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert "登録申請中" in page and "山田花子" in page
+    listing = client.get("/groups").get_data(as_text=True)
+    assert "四日市子育てネット" in listing and "登録申請中" in listing
+
+
+def test_group_application_errors_keep_the_input(client, session) -> None:  # type: ignore[no-untyped-def]
+    make_user(email="m@example.jp")
+    session.commit()
+    login(client, "m@example.jp")
+    res = client.post("/groups/new", data={**APPLICATION, "kind": "pirates", "contact_email": "nope"})
+    assert res.status_code == 422
+    html = res.get_data(as_text=True)
+    assert 'value="四日市子育てネット"' in html and "毎週の交流会" in html and 'value="nope"' in html
+    assert session.scalar(select(Group)) is None
+
+
+def test_a_non_member_gets_404_on_another_groups_page(client, session) -> None:  # type: ignore[no-untyped-def]
+    owner, stranger = make_user(), make_user(email="s@example.jp")
+    group = make_group(owner)
+    session.commit()
+    login(client, "s@example.jp")
+    assert client.get(f"/groups/{group.id}").status_code == 404
+    assert client.get("/groups/999999").status_code == 404
+    assert client.post(f"/groups/{group.id}/members", data={"email": stranger.email}).status_code == 404
+    assert client.post(f"/groups/{group.id}/leave").status_code == 404
+    assert _role(group.id, stranger.id) is None
+
+
+def test_only_the_representative_manages_members(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep, member, other = make_user(), make_user(email="mem@example.jp"), make_user(email="o@example.jp")
+    group = make_group(rep, member)
+    session.commit()
+    login(client, "mem@example.jp")
+    assert client.get(f"/groups/{group.id}").status_code == 200
+    assert client.post(f"/groups/{group.id}/members", data={"email": "o@example.jp"}).status_code == 403
+    assert client.post(f"/groups/{group.id}/members/{rep.id}/remove").status_code == 403
+    assert client.post(f"/groups/{group.id}/members/{member.id}/representative").status_code == 403
+    assert _role(group.id, other.id) is None and _role(group.id, rep.id) == "representative"
+    assert _role(group.id, member.id) == "member"
+
+
+def test_representative_adds_an_existing_account_who_is_told(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep, newcomer = make_user(email="rep@example.jp"), make_user(email="new@example.jp")
+    group = make_group(rep)
+    session.commit()
+    login(client, "rep@example.jp")
+    res = client.post(f"/groups/{group.id}/members", data={"email": "NEW@example.jp"})
+    assert res.status_code == 302
+    assert _role(group.id, newcomer.id) == "member"
+    mail = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "group_member_added"))
+    assert mail.recipient == "new@example.jp" and mail.context["group_id"] == group.id
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "group.member_added")).group_id == group.id
+    again = client.post(f"/groups/{group.id}/members", data={"email": "new@example.jp"})
+    assert again.status_code == 422 and "既にメンバーです" in again.get_data(as_text=True)
+
+
+def test_adding_an_unknown_email_asks_them_to_sign_up_first(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep = make_user(email="rep@example.jp")
+    group = make_group(rep)
+    session.commit()
+    login(client, "rep@example.jp")
+    res = client.post(f"/groups/{group.id}/members", data={"email": "stranger@example.jp"})
+    assert res.status_code == 422
+    html = res.get_data(as_text=True)
+    assert "先に新規登録" in html and 'value="stranger@example.jp"' in html
+    assert len(session.scalars(select(Membership).where(Membership.group_id == group.id)).all()) == 1
+    assert session.scalar(select(OutboxMessage)) is None
+
+
+def test_remove_hand_over_and_leave(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep, a, b = make_user(email="rep@example.jp"), make_user(email="a@example.jp"), make_user()
+    group = make_group(rep, a, b)
+    session.commit()
+    login(client, "rep@example.jp")
+    assert client.post(f"/groups/{group.id}/members/{b.id}/remove").status_code == 302
+    assert _role(group.id, b.id) is None
+    res = client.post(f"/groups/{group.id}/leave", follow_redirects=True)
+    assert "代表者は抜けられません" in res.get_data(as_text=True)
+    assert _role(group.id, rep.id) == "representative"
+    assert client.post(f"/groups/{group.id}/members/{a.id}/representative").status_code == 302
+    assert (_role(group.id, a.id), _role(group.id, rep.id)) == ("representative", "member")
+    assert client.post(f"/groups/{group.id}/leave").status_code == 302
+    assert _role(group.id, rep.id) is None
+    actions = set(session.scalars(select(AuditEvent.action).where(AuditEvent.group_id == group.id)))
+    assert {"group.member_removed", "group.representative_changed", "group.member_left"} <= actions
+
+
+def test_service_refuses_the_last_representative_leaving(session) -> None:  # type: ignore[no-untyped-def]
+    rep = make_user()
+    group = make_group(rep)
+    session.commit()
+    with pytest.raises(DomainError) as exc:
+        group_service.leave(session, group, rep, now=NOW)
+    assert exc.value.codes == ["last_representative"]
+
+
+def test_my_groups_lists_only_mine_with_status(client, session) -> None:  # type: ignore[no-untyped-def]
+    me = make_user(email="me@example.jp")
+    make_group(me, name="わたしの団体", status="registered")
+    make_group(make_user(), me, name="もう一つ", status="suspended")
+    make_group(make_user(), name="他人の団体")
+    session.commit()
+    login(client, "me@example.jp")
+    html = client.get("/groups").get_data(as_text=True)
+    assert "わたしの団体" in html and "もう一つ" in html and "他人の団体" not in html
+    assert "登録済み" in html and "登録停止" in html
