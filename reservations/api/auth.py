@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
+from sqlalchemy.exc import OperationalError
 
 from ..clock import utcnow
 from ..extensions import db
@@ -30,12 +31,16 @@ def load_token_user() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("Use 'Authorization: Bearer <token>'.", "invalid_request")
-    user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow())
+    try:
+        user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow())
+        db.session.commit()  # last_used_at, if it was due; the view's transaction starts clean
+    except OperationalError:  # the advisory timestamp could not be written (busy database)
+        db.session.rollback()
+        current_app.logger.warning("could not record API token use")
+        user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow(), mark_used=False)
     if user is None:
         db.session.rollback()
         raise _unauthorized("The token is unknown or has been revoked.")
-    if db.session.dirty:
-        db.session.commit()  # last_used_at; keep the service call's transaction clean
     g.api_user = user
 
 

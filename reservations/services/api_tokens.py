@@ -10,9 +10,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..database import write_transaction
 from ..domain.errors import DomainError, RuleFailure
 from ..models import ApiToken, User
 from . import audit
@@ -62,10 +63,13 @@ def revoke_token(session: Session, token_id: int, *, actor: User | None, now: da
     return token
 
 
-def authenticate(session: Session, secret: str, *, now: datetime) -> User | None:
+def authenticate(session: Session, secret: str, *, now: datetime, mark_used: bool = True) -> User | None:
     """The active user a token belongs to, or None (unknown, revoked, user deactivated).
 
-    Marks the token used, at most every few minutes, so reads do not write."""
+    Marks the token used at most every few minutes, in a short write transaction
+    of its own (one conditional UPDATE), so reads stay reads and concurrent
+    requests with one token do not fight over a read-to-write lock upgrade.
+    """
     if not secret or len(secret) > 200:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
@@ -74,9 +78,16 @@ def authenticate(session: Session, secret: str, *, now: datetime) -> User | None
     user = session.get(User, token.user_id)
     if user is None or not user.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        session.flush()
+    if mark_used and (token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION):
+        token_id = token.id
+        with write_transaction(session):
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.id == token_id,
+                       or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
     return user
 
 
