@@ -91,8 +91,10 @@ def _render_group(group: Group, invite_form: InviteForm | None = None, status: i
     mine = next(m for m in group.memberships if m.user_id == current_user.id)
     return render_template(
         "groups/detail.html", group=group, memberships=memberships, my_role=mine.role,
-        is_representative=mine.role == "representative", invite_form=invite_form or InviteForm(),
-        confirm_form=ConfirmForm(), feed_target={"kind": "group", "id": group.id, "group": group},
+        is_representative=mine.role == "representative",
+        can_leave=mine.role != "representative" or sum(m.role == "representative" for m in memberships) > 1,
+        invite_form=invite_form or InviteForm(),
+        feed_target={"kind": "group", "id": group.id, "group": group},
     ), status
 
 
