@@ -20,6 +20,7 @@ from flask import Blueprint, request
 from .errors import ApiError
 
 PREFIX = "/api/v1"
+MAX_INT = 2**31 - 1  # ids and counts beyond this cannot exist (and some databases refuse them)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Param:
     maximum: int | None = None
     enum: tuple[str, ...] = ()
     max_length: int = 200
+
+    def __post_init__(self) -> None:
+        if self.kind in ("integer", "csv-int") and self.maximum is None:
+            object.__setattr__(self, "maximum", MAX_INT)
 
     def schema(self) -> dict[str, Any]:
         s: dict[str, Any]
