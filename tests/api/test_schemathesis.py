@@ -18,9 +18,22 @@ MAX_EXAMPLES = 20
 BUDGET_SECONDS = 50
 
 
+def _runner(operation, headers, checks, statuses):  # type: ignore[no-untyped-def]
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    def run(case) -> None:  # type: ignore[no-untyped-def]
+        response = case.call(headers=headers)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        case.validate_response(response, checks=checks)
+
+    return run
+
+
 @pytest.mark.slow
 def test_api_against_its_document(app, world: World) -> None:  # type: ignore[no-untyped-def]
-    from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.checks import (
         content_type_conformance,
         not_a_server_error,
@@ -40,17 +53,7 @@ def test_api_against_its_document(app, world: World) -> None:  # type: ignore[no
         if time.monotonic() - started > BUDGET_SECONDS:
             break
         for who in ("member", "staff"):
-            headers = world.auth(who)
-
-            @given(case=operation.as_strategy())
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
-            def run(case) -> None:  # type: ignore[no-untyped-def]
-                response = case.call(headers=headers)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                case.validate_response(response, checks=checks)
-
-            run()
+            _runner(operation, world.auth(who), checks, statuses)()
         tried.append(operation.label)
     assert len(tried) == len(operations), f"time budget ran out after {tried}"
     # the run exercised both successes and refusals, and never a server error
