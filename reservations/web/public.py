@@ -1,13 +1,44 @@
-"""The start page and public facility pages; the language switch."""
+"""The start page, public facility and room pages with availability grids; the language switch."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session
+import calendar as pycal
+from datetime import timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..clock import utcnow
+from ..domain.slots import FixedSlots
+from ..domain.windows import window_for
 from ..extensions import db
-from ..models import Facility
+from ..models import Facility, Room
+from ..services.mapping import FacilityRooms, exemptions
+from .booking import (
+    _me,
+    best_group_class,
+    facility_day_tables,
+    fmt_day,
+    legend,
+    parse_day,
+    room_range_table,
+    today_in,
+    yen,
+)
+from .i18n import lang
 from .safety import safe_next
 
 bp = Blueprint("public", __name__)
@@ -17,7 +48,8 @@ bp = Blueprint("public", __name__)
 def index():  # type: ignore[no-untyped-def]
     facilities = db.session.scalars(select(Facility).order_by(Facility.sort_order, Facility.id)).all()
     sample = any(f.is_sample for f in facilities)
-    return render_template("public/index.html", facilities=facilities, sample_data=sample)
+    return render_template("public/index.html", facilities=facilities, sample_data=sample,
+                           today=today_in(now=utcnow()))
 
 
 @bp.post("/language")
@@ -30,3 +62,129 @@ def set_language():  # type: ignore[no-untyped-def]
         current_user.language = language
         db.session.commit()
     return redirect(safe_next(request.form.get("next"), default="/"))
+
+
+def _feed_url(kind: str, object_id: int) -> str:
+    """Absolute URL of the public calendar feed (built by hand until the feeds blueprint has it)."""
+    endpoint = {"room": "feeds.room_feed", "facility": "feeds.facility_feed"}[kind]
+    if endpoint in current_app.view_functions:
+        try:
+            values: dict[str, object] = {"room_id" if kind == "room" else "facility_id": object_id}
+            return url_for(endpoint, _external=True, **values)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001,S110 - a different signature: fall back to the plain path
+            pass
+    return f"{request.url_root.rstrip('/')}/feeds/{kind}s/{object_id}.ics"
+
+
+def _window_text(months: int, from_first: bool) -> str:
+    if from_first:
+        return _("利用月の%(n)sか月前の1日から", n=months)
+    return _("利用日の%(n)sか月前の同じ日から", n=months)
+
+
+def room_facts(room: Room, language: str) -> dict[str, Any]:
+    """Everything the room page says about fees and rules, in words."""
+    rules = FacilityRooms(room.facility.rooms).rules(room)
+    fees = rules.fees
+    slot_fees = []
+    if isinstance(rules.scheme, FixedSlots):
+        for code in [s.code for s in rules.scheme.slots] + [j.code for j in rules.scheme.joined]:
+            found = rules.scheme.find(code)
+            times = rules.scheme.times(code)
+            if found is not None and times is not None:
+                slot_fees.append({"name": found.name(language), "times": f"{times[0]:%H:%M}–{times[1]:%H:%M}",
+                                  "fee": yen(fees.per_slot.get(code, 0), language)})
+    per = {"booking": _("1回につき"), "slot": _("1区分につき"), "hour": _("1時間につき")}
+    extras = [{"name": e.name(language), "price": yen(e.price, language), "per": per.get(e.per, e.per)}
+              for e in fees.extras]
+    windows = []
+    labels = {"registered": _("登録団体"), "general": _("一般（未登録の団体・個人）")}
+    for cls in ("registered", "general"):
+        w = window_for(rules.windows, cls)
+        windows.append({"who": labels[cls], "text": _window_text(w.months_ahead, w.from_first_of_month)})
+    claim = rules.claim
+    if claim.mode == "never":
+        claim_text = _("申込みと同時に予約が確定します（支払いの手続きはありません）。")
+    else:
+        claim_text = _("使用料のかかる予約は仮予約になります。予約から%(a)s日以内、かつ利用日の%(b)s日前までに窓口でお支払いください。",
+                       a=claim.days_after_booking, b=claim.days_before_use)
+        if claim.mode == "always":
+            claim_text = _("予約はまず仮予約になります。予約から%(a)s日以内、かつ利用日の%(b)s日前までに窓口で手続きをしてください。",
+                           a=claim.days_after_booking, b=claim.days_before_use)
+        if claim.on_expiry == "confirm":
+            claim_text += " " + _("期限を過ぎると自動的に確定します。")
+        else:
+            claim_text += " " + _("期限を過ぎると仮予約は取り消されます。")
+    tiers = [{"days": t.days_before, "percent": t.percent}
+             for t in sorted(rules.cancellation_tiers, key=lambda t: -t.days_before)]
+    return {"rules": rules, "slot_fees": slot_fees, "per_hour": fees.per_hour, "extras": extras,
+            "windows": windows, "claim_text": claim_text, "tiers": tiers,
+            "free_time": not isinstance(rules.scheme, FixedSlots)}
+
+
+def my_exemptions(room: Room, language: str) -> list[dict[str, Any]]:
+    """For each of the user's registered groups, the exemption it would get in this room."""
+    user = _me()
+    if user is None:
+        return []
+    today = today_in(room.facility.timezone, utcnow())
+    table = exemptions(room)
+    out = []
+    for m in user.memberships:
+        g = m.group
+        if g.group_class(today) != "registered":
+            continue
+        ex = table.get(g.exemption_code or "")
+        out.append({"group": g.name, "name": ex.name(language) if ex else "",
+                    "percent": ex.percent if ex else 0})
+    return out
+
+
+@bp.get("/facilities/<int:facility_id>")
+def facility(facility_id: int):  # type: ignore[no-untyped-def]
+    f = db.session.get(Facility, facility_id)
+    if f is None:
+        abort(404)
+    language = lang()
+    now = utcnow()
+    today = today_in(f.timezone, now)
+    day = parse_day(request.args.get("date"), today)
+    tables = facility_day_tables(f, day, _me(), now, language)
+    return render_template(
+        "public/facility.html", facility=f, day=day, today=today, tables=tables, legend=legend(language),
+        prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
+        prev_week=day - timedelta(days=7), next_week=day + timedelta(days=7),
+        feed_url=_feed_url("facility", f.id), group_class=best_group_class(_me(), today),
+        rooms=[r for r in f.rooms if r.active], day_label=fmt_day(day, language),
+    )
+
+
+@bp.get("/rooms/<int:room_id>")
+def room(room_id: int):  # type: ignore[no-untyped-def]
+    r = db.session.get(Room, room_id)
+    if r is None or not r.active:
+        abort(404)
+    language = lang()
+    now = utcnow()
+    tz = r.facility.timezone
+    today = today_in(tz, now)
+    day = parse_day(request.args.get("date"), today)
+    view = request.args.get("view", "week")
+    if view not in ("week", "month"):
+        view = "week"
+    if view == "month":
+        first = day.replace(day=1)
+        last = first.replace(day=pycal.monthrange(first.year, first.month)[1])
+        prev_date, next_date = first - relativedelta(months=1), first + relativedelta(months=1)
+    else:
+        first = day
+        last = day + timedelta(days=6)
+        prev_date, next_date = day - timedelta(days=7), day + timedelta(days=7)
+    table = room_range_table(r, first, last, _me(), now, language)
+    return render_template(
+        "public/room.html", room=r, facility=r.facility, facts=room_facts(r, language),
+        exemptions=my_exemptions(r, language), table=table, legend=legend(language), view=view,
+        day=day, first=first, last=last, today=today, prev_date=prev_date, next_date=next_date,
+        feed_url=_feed_url("room", r.id), group_class=best_group_class(_me(), today),
+        range_label=f"{fmt_day(first, language)} – {fmt_day(last, language)}",
+    )
