@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from reservations.extensions import db
@@ -40,6 +41,7 @@ def test_book_by_start_and_end(client, world: World) -> None:  # type: ignore[no
     assert_problem(clash, 409, "conflict")
 
 
+@pytest.mark.both_databases
 def test_conflict_409_names_the_range_and_suggests_alternatives(client, world: World) -> None:  # type: ignore[no-untyped-def]
     first = client.post("/api/v1/bookings", headers=world.auth("outsider"), json={
         "room_id": world.room.id, "group_id": world.other_group.id, "date": "2026-12-08", "slot": "evening",
@@ -155,6 +157,7 @@ def test_list_get_and_other_groups_404(client, world: World) -> None:  # type: i
     assert_problem(client.get(f"/api/v1/bookings/{ids[0]}"), 401)
 
 
+@pytest.mark.both_databases
 def test_cancel_and_cancel_again(client, world: World) -> None:  # type: ignore[no-untyped-def]
     bid = book(client, world).get_json()["booking"]["id"]
     assert_problem(client.post(f"/api/v1/bookings/{bid}/cancel", headers=world.auth("outsider")), 404)
