@@ -673,6 +673,7 @@ def new():  # type: ignore[no-untyped-def]
         inp = _input(form, room, rules)
         form.slot.errors, form.start.errors, form.end.errors = [], [], []
         if inp is not None:
+            inp.attendees = max(inp.attendees, 1)  # nothing typed yet: price and dates only
             plan = make_plan(inp)
 
     if status == 422:

@@ -1,0 +1,113 @@
+"""Availability grids on facility and room pages: every cell state, links, names, navigation."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from reservations.extensions import db
+from reservations.models import Closure
+from tests.booking.conftest import login
+from tests.booking.helpers import book
+from tests.factories import NOW
+
+
+def text(html: str) -> str:
+    """What a reader sees: tags dropped, whitespace collapsed (hidden screen-reader text kept)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def _row(html: str, name: str) -> str:
+    """The <tr> of the grid whose row header names ``name``, links kept, plus its text."""
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S):
+        if name in tr and "bk-rowhead" in tr:
+            return tr + "\n" + text(tr)
+    raise AssertionError(f"no grid row for {name}")
+
+
+def test_facility_day_grid_shows_free_taken_and_links_to_the_form(client, world):
+    book(world.large, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    row = _row(html, "大会議室")
+    assert "× 予約済み" in row
+    assert f'/book?room={world.large.id}&amp;date=2026-12-08&amp;slot=morning' in row
+    assert "○ 空き" in row
+    # the other room is untouched: three free slots
+    assert _row(html, "小会議室").count("○ 空き") == 3
+    # legend explains every symbol with words
+    for label in ("○ = 空き", "× = 予約済み", "休 = 休館", "－ = 受付前", "・ = 終了"):
+        assert label in text(html)
+    assert 'class="table-wrap' in html
+
+
+def test_taken_cells_hide_group_names_unless_public(client, world):
+    book(world.large, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    assert "よその団体" not in html
+    world.other_group.public_name = True
+    db.session.commit()
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    assert "よその団体" in _row(html, "大会議室")
+
+
+def test_own_groups_booking_is_marked_and_linked(client, world):
+    b = book(world.large, world.group, date(2026, 12, 8), "evening", actor=world.member)[0]
+    login(client, world.member)
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    assert f"/bookings/{b.id}" in _row(html, "大会議室")
+
+
+def test_past_closed_and_not_open_cells(client, world):
+    # NOW is 2026-12-01 10:00: the morning (08:30) is past, the afternoon free
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-01").get_data(as_text=True)
+    row = _row(html, "大会議室")
+    assert "・ 終了" in row and "○ 空き" in row
+    # New Year break
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-30").get_data(as_text=True)
+    assert _row(html, "大会議室").count("休 休館") == 3
+    # a one-off closure
+    db.session.add(Closure(facility_id=world.facility.id, start_date=date(2026, 12, 10), end_date=date(2026, 12, 10),
+                           reason_ja="暴風警報", reason_en="Storm warning", created_at=NOW))
+    db.session.commit()
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-10").get_data(as_text=True)
+    assert "休 休館" in _row(html, "大会議室") and "暴風警報" in html
+    # February is outside the general public's window (one month), inside a registered group's
+    html = client.get(f"/facilities/{world.facility.id}?date=2027-02-09").get_data(as_text=True)
+    assert _row(html, "大会議室").count("－ 受付前") == 3
+    login(client, world.member)
+    html = client.get(f"/facilities/{world.facility.id}?date=2027-02-09").get_data(as_text=True)
+    assert _row(html, "大会議室").count("○ 空き") == 3
+
+
+def test_free_time_room_has_a_time_axis_and_links_with_times(client, world):
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    row = _row(html, "交流スペース")
+    # 08:30–21:00 in 30-minute steps
+    assert row.count("<td>") == 25
+    assert f"/book?room={world.hourly.id}&amp;date=2026-12-08&amp;start=08%3A30&amp;end=09%3A30" in row
+
+
+def test_date_navigation_links_and_form(client, world):
+    html = client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True)
+    assert "date=2026-12-07" in html and "date=2026-12-09" in html
+    assert "date=2026-12-01" in html and "date=2026-12-15" in html
+    assert 'type="date"' in html and 'method="get"' in html
+    # a broken date falls back to today instead of failing
+    assert client.get(f"/facilities/{world.facility.id}?date=nonsense").status_code == 200
+
+
+def test_room_week_and_month_views(client, world):
+    book(world.large, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)
+    html = client.get(f"/rooms/{world.large.id}?date=2026-12-07").get_data(as_text=True)
+    body = html.split("<tbody>")[-1]
+    assert body.count('scope="row"') == 7
+    assert "2026年12月8日（火）" in html and "× 予約済み" in text(html)
+    html = client.get(f"/rooms/{world.large.id}?view=month&date=2026-12-15").get_data(as_text=True)
+    body = html.split("<tbody>")[-1]
+    assert body.count('scope="row"') == 31
+    assert "date=2027-01-01" in html and "date=2026-11-01" in html
+
+
+def test_unknown_facility_and_room_are_404(client, world):
+    assert client.get("/facilities/9999").status_code == 404
+    assert client.get("/rooms/9999").status_code == 404
