@@ -120,6 +120,16 @@ def fmt_when(dt: datetime, tz: str, language: str | None = None) -> str:
     return f"{fmt_day(local_dt.date(), language)} {local_dt:%H:%M}"
 
 
+def fmt_deadline(dt: datetime, tz: str, language: str | None = None) -> str:
+    """A claim deadline; one at midnight reads as the end of the day before (…日までに)."""
+    language = language or lang()
+    local_dt = dt.astimezone(ZoneInfo(tz))
+    if local_dt.hour == 0 and local_dt.minute == 0:
+        day = fmt_day(local_dt.date() - timedelta(days=1), language)
+        return f"the end of {day}" if language == "en" else day
+    return fmt_when(dt, tz, language)
+
+
 def yen(amount: int | None, language: str | None = None) -> str:
     amount = amount or 0
     return f"¥{amount:,}" if (language or lang()) == "en" else f"{amount:,}円"
@@ -131,7 +141,7 @@ def weekday_name(n: int, language: str | None = None) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"bk_day": fmt_day, "bk_time": fmt_time, "bk_when": fmt_when, "bk_yen": yen,
+    return {"bk_day": fmt_day, "bk_time": fmt_time, "bk_when": fmt_when, "bk_yen": yen, "bk_deadline": fmt_deadline,
             "bk_equipment": equipment_label, "bk_weekday": weekday_name}
 
 
@@ -441,11 +451,15 @@ def nth_label(d: date, language: str) -> str:
     return f"毎月{word}{WEEKDAYS_JA[d.weekday()]}曜日"
 
 
-def describe_series(spec: dict[str, Any] | None, language: str) -> str:
-    """The repeat rule in words, e.g. 毎週火曜日（6回）."""
+def describe_series(spec: dict[str, Any] | None, language: str, first: date | None = None) -> str:
+    """The repeat rule in words, e.g. 毎週火曜日（6回）; ``first`` supplies the default weekday."""
     if not spec:
         return ""
     r = RecurrenceSpec.from_dict(spec)
+    if not r.weekdays and first is not None and (r.freq == "weekly" or r.nth is not None):
+        from dataclasses import replace
+
+        r = replace(r, weekdays=(first.weekday(),))
     if r.freq == "weekly":
         days = r.weekdays
         if language == "en":
@@ -718,7 +732,7 @@ def next_steps(booking: Booking, language: str) -> list[str]:
             out.append(_("承認後、期限までに窓口で使用料（%(fee)s）をお支払いください。", fee=fee))
     elif s == Status.PROVISIONAL:
         if booking.claim_deadline:
-            when = fmt_when(booking.claim_deadline, tz, language)
+            when = fmt_deadline(booking.claim_deadline, tz, language)
             out.append(_("%(when)sまでに窓口で使用料（%(fee)s）をお支払いください（申請書の提出）。", when=when, fee=fee))
         if rules.claim.on_expiry == "confirm":
             out.append(_("期限を過ぎると自動的に確定します。"))
@@ -749,7 +763,8 @@ def detail(booking_id: int):  # type: ignore[no-untyped-def]
         ics_url = url_for("feeds.booking_ics", booking_id=booking.id)
     return render_template(
         "booking/detail.html", booking=booking, tz=tz, quote=quote, siblings=siblings,
-        series_text=describe_series(booking.series.spec if booking.series else None, language),
+        series_text=describe_series(booking.series.spec if booking.series else None, language,
+                                    local_day(siblings[0].start_at, tz) if siblings else None),
         steps=next_steps(booking, language), can_cancel=can(booking.status, Action.CANCEL),
         ics_url=ics_url, created=request.args.get("created") == "1",
         status_text=status_label(booking.status, language),
@@ -820,7 +835,8 @@ def _entries(bookings: Sequence[Booking], language: str) -> list[Entry]:
             if b.series_id in by_series:
                 by_series[b.series_id].bookings.append(b)
                 continue
-            e = Entry(b, [b], describe_series(b.series.spec if b.series else None, language))
+            first = local_day(b.series.bookings[0].start_at, b.room.facility.timezone) if b.series else None
+            e = Entry(b, [b], describe_series(b.series.spec if b.series else None, language, first))
             by_series[b.series_id] = e
             out.append(e)
         else:

@@ -14,7 +14,9 @@ from tests.factories import NOW
 
 def text(html: str) -> str:
     """What a reader sees: tags dropped, whitespace collapsed (hidden screen-reader text kept)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    import html as h
+
+    return re.sub(r"\s+", " ", h.unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def _row(html: str, name: str) -> str:
@@ -35,8 +37,9 @@ def test_facility_day_grid_shows_free_taken_and_links_to_the_form(client, world)
     # the other room is untouched: three free slots
     assert _row(html, "小会議室").count("○ 空き") == 3
     # legend explains every symbol with words
+    legend_text = text(html.split("bk-legend-title")[1])
     for label in ("○ = 空き", "× = 予約済み", "休 = 休館", "－ = 受付前", "・ = 終了"):
-        assert label in text(html)
+        assert label in legend_text
     assert 'class="table-wrap' in html
 
 
