@@ -114,3 +114,13 @@ def test_room_week_and_month_views(client, world):
 def test_unknown_facility_and_room_are_404(client, world):
     assert client.get("/facilities/9999").status_code == 404
     assert client.get("/rooms/9999").status_code == 404
+
+
+def test_english_pages(client, world):
+    book(world.large, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)
+    client.post("/language", data={"language": "en", "next": "/"})
+    page = text(client.get(f"/facilities/{world.facility.id}?date=2026-12-08").get_data(as_text=True))
+    assert "Availability" in page and "Rooms lent by time slot" in page
+    assert "○ Free" in page and "× Booked" in page and "Tue 8 Dec 2026" in page
+    page = text(client.get(f"/rooms/{world.large.id}").get_data(as_text=True))
+    assert "Booking rules" in page and "Registered groups" in page
