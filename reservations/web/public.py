@@ -73,7 +73,8 @@ def _feed_url(kind: str, object_id: int) -> str:
             return url_for(endpoint, _external=True, **values)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001,S110 - a different signature: fall back to the plain path
             pass
-    return f"{request.url_root.rstrip('/')}/feeds/{kind}s/{object_id}.ics"
+    plural = {"room": "rooms", "facility": "facilities"}[kind]
+    return f"{request.url_root.rstrip('/')}/feeds/{plural}/{object_id}.ics"
 
 
 def _window_text(months: int, from_first: bool) -> str:

@@ -124,3 +124,18 @@ def test_english_pages(client, world):
     assert "○ Free" in page and "× Booked" in page and "Tue 8 Dec 2026" in page
     page = text(client.get(f"/rooms/{world.large.id}").get_data(as_text=True))
     assert "Booking rules" in page and "Registered groups" in page
+
+
+def test_room_page_facts_fees_rules_exemption_and_feed(client, world):
+    page = text(client.get(f"/rooms/{world.large.id}").get_data(as_text=True))
+    assert "定員 60人" in page and "プロジェクター" in page
+    assert "夜間 17:30–21:00 880円" in page and "冷暖房: 220円（1区分につき）" in page
+    assert "登録団体: 利用月の3か月前の1日から" in page and "承認は不要です。" in page
+    assert "あなたの団体の減免" not in page  # anonymous
+    assert f"http://localhost/feeds/rooms/{world.large.id}.ics" in page
+    login(client, world.member)
+    page = text(client.get(f"/rooms/{world.large.id}").get_data(as_text=True))
+    assert "まちづくりの会: 登録団体 — 使用料が50%減額されます" in page
+    assert "準備会" not in page.split("あなたの団体の減免")[1].split("予約のきまり")[0]  # applied: no exemption
+    page = text(client.get(f"/facilities/{world.facility.id}").get_data(as_text=True))
+    assert f"http://localhost/feeds/facilities/{world.facility.id}.ics" in page
