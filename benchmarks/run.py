@@ -384,6 +384,7 @@ class Runner:
             from reservations.services import availability as avail
 
             f = db.session.get(Facility, fid)
+            assert f is not None
             return avail.facility_availability(db.session(), f, gen.BENCH_DAY, gen.BENCH_DAY, now=gen.BENCH_NOW,
                                                group_class="general")
         return fn
@@ -523,7 +524,9 @@ class Runner:
         from reservations.services import api_tokens
 
         with app.app_context():
-            _tok, secret = api_tokens.create_token(db.session(), db.session.get(User, uid), name="bench",
+            user = db.session.get(User, uid)
+            assert user is not None
+            _tok, secret = api_tokens.create_token(db.session(), user, name="bench",
                                                    now=gen.BENCH_NOW)
             db.session.commit()
             db.session.remove()
@@ -868,8 +871,9 @@ class Runner:
                 captured.append((statement, parameters))
 
         with app.app_context():
-            s = db.session
+            s = db.session()
             f = s.get(Facility, self.ids["facility"])
+            assert f is not None
             units: set[int] = set()
             fr = FacilityRooms(f.rooms)
             for u in fr.units.values():
@@ -1151,7 +1155,7 @@ def make_config(args: argparse.Namespace) -> Config:
     quick = args.quick
     if args.tiny:
         return Config(quick=True, db=args.db, postgres_url=args.postgres_url, main_scale=gen.SCALES["tiny"],
-                      growth_scale=gen.SCALES["tiny"], iterations=5, warmup=1, budget_s=0.5, create_n=10,
+                      growth_scale=gen.SCALES["tiny"], iterations=3, warmup=1, budget_s=0.3, create_n=10,
                       threads=4, out=Path(args.out) if args.out else None, memory=False, profile=False,
                       release_rows=200)
     return Config(
