@@ -249,7 +249,7 @@ class Builder:
                 self.series_count += 1
                 self.series.append({
                     "id": self.series_count,
-                    "rrule": f"FREQ=WEEKLY;BYDAY={'MO TU WE TH FR SA SU'.split()[d.weekday()]};COUNT=26",
+                    "rrule": f"FREQ=WEEKLY;BYDAY={['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'][d.weekday()]};COUNT=26",
                     "spec": {"freq": "weekly", "count": 26}, "exceptions": [],
                     "created_at": _local(d, time(9)) - timedelta(days=30),
                 })
