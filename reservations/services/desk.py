@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.calendar import local_day
@@ -147,7 +147,7 @@ def no_show_counts(session: Session, group_ids: Iterable[int]) -> dict[int, int]
     rows = session.execute(
         select(Booking.group_id, func.count()).where(Booking.group_id.in_(ids), Booking.status == Status.NO_SHOW.value)
         .group_by(Booking.group_id)).all()
-    return {gid: int(n) for gid, n in rows}
+    return {int(gid): int(n) for gid, n in rows}
 
 
 def recheck(session: Session, booking: Booking, now: datetime) -> list[RuleFailure]:
@@ -283,9 +283,9 @@ def audit_log(session: Session, user: User, *, facility_id: int | None = None, a
     """Staff log, newest first: events at the facilities ``user`` serves (admins also see events
     with no facility, e.g. group registrations)."""
     ids = _facility_ids(session, user, facility_id)
-    cond = AuditEvent.facility_id.in_(ids)
+    cond: ColumnElement[bool] = AuditEvent.facility_id.in_(ids)
     if user.is_admin and facility_id is None:
-        cond = cond | AuditEvent.facility_id.is_(None)
+        cond = or_(cond, AuditEvent.facility_id.is_(None))
     q = select(AuditEvent).where(cond)
     if action:
         q = q.where(AuditEvent.action.like(f"{action.replace('%', '')}%"))

@@ -22,7 +22,6 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import (
-    BooleanField,
     DateField,
     IntegerField,
     SelectField,
