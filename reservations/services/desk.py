@@ -147,7 +147,7 @@ def no_show_counts(session: Session, group_ids: Iterable[int]) -> dict[int, int]
     rows = session.execute(
         select(Booking.group_id, func.count()).where(Booking.group_id.in_(ids), Booking.status == Status.NO_SHOW.value)
         .group_by(Booking.group_id)).all()
-    return {int(gid): int(n) for gid, n in rows}
+    return {int(gid or 0): int(n) for gid, n in rows}
 
 
 def recheck(session: Session, booking: Booking, now: datetime) -> list[RuleFailure]:
