@@ -59,8 +59,9 @@ def claim_reminder_due(booking: Booking, now: datetime, hours: int) -> bool:
 def _sent(session: Session, ids: list[int]) -> set[tuple[int, str]]:
     if not ids:
         return set()
-    return set(session.execute(
-        select(SentReminder.booking_id, SentReminder.kind).where(SentReminder.booking_id.in_(ids))).tuples())
+    rows = session.execute(
+        select(SentReminder.booking_id, SentReminder.kind).where(SentReminder.booking_id.in_(ids))).all()
+    return {(int(r[0]), str(r[1])) for r in rows}
 
 
 def _record(session: Session, now: datetime, kind: str, picked: list[tuple[Booking, str, str, dict[str, Any]]],
