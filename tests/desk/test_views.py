@@ -184,7 +184,6 @@ def test_english_desk_page(staff_client: FlaskClient, desk: Desk) -> None:
     desk.staff.language = "en"
     db.session.commit()
     r = staff_client.get("/desk/")
-    print(text(r))
     assert r.status_code == 200 and "Large Room" in text(r) and "Today" in text(r)
 
 
