@@ -1,0 +1,288 @@
+"""Bookings as iCalendar (RFC 5545): pure functions from loaded booking rows to bytes.
+
+Nothing here touches the database or the request; the feed service loads the
+bookings (room, facility and group already joined) and the views add HTTP.
+
+Choices that subscribed clients depend on (see ``shared/context/ICAL-CHECKLIST.md``):
+
+* One VEVENT per booking. A series is stored as separate bookings, each with its
+  own never-changing UID ``booking-<uid>@<host of BASE_URL>``, so cancelling one
+  occurrence changes exactly that event (STATUS:CANCELLED, SEQUENCE+1) and no
+  RRULE/EXDATE/RECURRENCE-ID bookkeeping can go wrong in a client.
+* DTSTAMP and LAST-MODIFIED are the booking's ``updated_at``, not "now", so the
+  body (and the ETag) only change when the data changes. SEQUENCE is the
+  booking's ``sequence``, which the booking service increments on every change.
+* DTSTART/DTEND carry ``TZID`` of the facility's zone with a VTIMEZONE in the
+  same calendar (``add_missing_timezones``); never floating times.
+* Bookings that ended without being used stay in the window as STATUS:CANCELLED
+  so clients remove them: cancelled, rejected, released and also **no_show** —
+  a no-show frees the room from that moment, and a busy block would tell the
+  public it is taken. Private feeds still say "無断不使用 / No-show" in the title.
+* Public events never carry a person's name, e-mail or phone; the group's name
+  and the purpose only where the group chose to make them public.
+* Text from users is stripped of control characters; ``icalendar`` escapes
+  ``\\ ; , newline`` and folds at 75 octets between UTF-8 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from ..domain.lifecycle import status_label
+
+if TYPE_CHECKING:
+    from ..models import Booking
+
+PRODID = "-//Naya Plaza Reservations//Calendar feeds//JA"
+# bump when the rendering changes, so cached ETags of unchanged data stop matching
+FORMAT_VERSION = "1"
+REFRESH = timedelta(hours=1)
+CALENDAR_TZ = "Asia/Tokyo"
+
+ICAL_STATUS: dict[str, str] = {
+    "pending": "TENTATIVE",
+    "provisional": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "checked_in": "CONFIRMED",
+    "completed": "CONFIRMED",
+    "cancelled": "CANCELLED",
+    "rejected": "CANCELLED",
+    "released": "CANCELLED",
+    "no_show": "CANCELLED",
+}
+
+BOOKED = {"ja": "予約済み", "en": "Booked", "both": "予約済み (Booked)"}
+
+# C0 controls except LF, DEL, C1 controls, lone surrogates, BOM/zero-width no-break space
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+
+
+def clean_text(value: str | None) -> str:
+    """User text made safe for a TEXT value: CRLF/CR become LF, tabs spaces, other controls go."""
+    if not value:
+        return ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return _CONTROL.sub("", value).strip()
+
+
+def host_of(base_url: str) -> str:
+    return urlsplit(base_url).hostname or "localhost"
+
+
+def event_uid(booking_uid: str, base_url: str) -> str:
+    """The UID a booking has forever, in feeds, downloads and mail alike."""
+    return f"booking-{booking_uid}@{host_of(base_url)}"
+
+
+def booking_url(booking_id: int, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/bookings/{booking_id}"
+
+
+def ical_status(status: str) -> str:
+    return ICAL_STATUS[status]
+
+
+def _names(language: str, ja: str, en: str) -> str:
+    if language == "en":
+        return en or ja
+    return ja
+
+
+def _room_name(b: Booking, language: str) -> str:
+    return clean_text(_names(language, b.room.name_ja, b.room.name_en))
+
+
+def _facility_name(b: Booking, language: str) -> str:
+    f = b.room.facility
+    return clean_text(_names(language, f.name_ja, f.name_en))
+
+
+def _tz(b: Booking) -> ZoneInfo:
+    return ZoneInfo(b.room.facility.timezone or CALENDAR_TZ)
+
+
+def _label(status: str, language: str) -> str:
+    if language == "both":
+        return f"{status_label(status, 'ja')} ({status_label(status, 'en')})"
+    return status_label(status, language)
+
+
+def _base_event(b: Booking, base_url: str) -> icalendar.Event:
+    tz = _tz(b)
+    ev = icalendar.Event()
+    ev.add("uid", event_uid(b.uid, base_url))
+    ev.add("dtstamp", b.updated_at)
+    ev.add("created", b.created_at)
+    ev.add("last-modified", b.updated_at)
+    ev.add("sequence", b.sequence)
+    ev.add("dtstart", b.start_at.astimezone(tz))
+    ev.add("dtend", b.end_at.astimezone(tz))
+    ev.add("status", ical_status(b.status))
+    ev.add("transp", "OPAQUE")
+    return ev
+
+
+def public_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+    """A busy block: "予約済み (Booked)" or the group's public name, and the room.
+
+    ``language`` is "ja", "en" or "both" (the default of public feeds: bilingual
+    label, Japanese names).
+    """
+    names_lang = "en" if language == "en" else "ja"
+    group = b.group
+    who = clean_text(group.name) if group is not None and group.public_name else BOOKED[language]
+    room = _room_name(b, names_lang)
+    ev = _base_event(b, base_url)
+    ev.add("summary", f"{who} — {room}" if who else room)
+    ev.add("location", f"{room}, {_facility_name(b, names_lang)}")
+    if group is not None and group.public_purpose and clean_text(b.purpose):
+        ev.add("description", clean_text(b.purpose))
+    ev.add("class", "PUBLIC")
+    return ev
+
+
+def _local(dt: datetime, tz: ZoneInfo) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+    """Full details for the group's own members: room, address, purpose, status, deadline, link."""
+    lang = "en" if language == "en" else "ja"
+    tz = _tz(b)
+    room, facility = _room_name(b, lang), _facility_name(b, lang)
+    address = clean_text(b.room.facility.address(lang))
+    who = clean_text(b.group.name) if b.group is not None else clean_text(b.contact_name)
+    summary = f"{room} — {who}" if who else room
+    if b.status not in ("confirmed", "checked_in", "completed"):
+        summary = f"[{status_label(b.status, lang)}] {summary}"
+    url = booking_url(b.id, base_url)
+    en = lang == "en"
+    lines = [f"{'Status' if en else '状態'}: {status_label(b.status, lang)}"]
+    if who:
+        lines.append(f"{'Group' if en else '団体'}: {who}")
+    lines.append(f"{'Room' if en else '部屋'}: {room} ({facility})")
+    if address:
+        lines.append(f"{'Address' if en else '住所'}: {address}")
+    purpose = clean_text(b.purpose)
+    if purpose:
+        lines.append(f"{'Purpose' if en else '利用目的'}: {purpose}")
+    lines.append(f"{'Attendees' if en else '利用人数'}: {b.attendees}")
+    if b.status == "provisional" and b.claim_deadline is not None:
+        lines.append(f"{'Claim/pay by' if en else '手続き期限'}: {_local(b.claim_deadline, tz)}")
+    if b.fee_total:
+        lines.append(f"{'Fee' if en else '使用料'}: {b.fee_total:,} {'yen' if en else '円'}")
+    lines.append(f"{'Booking no.' if en else '受付番号'}: {b.id}")
+    lines.append(url)
+    ev = _base_event(b, base_url)
+    ev.add("summary", summary)
+    ev.add("location", ", ".join(x for x in (f"{facility} {room}", address) if x))
+    ev.add("description", "\n".join(lines))
+    ev.add("url", url)
+    ev.add("class", "PRIVATE")
+    return ev
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What the calendar object says about itself (X-WR-CALNAME and NAME)."""
+
+    name: str
+    description: str = ""
+
+
+def _calendar(method: str, info: FeedInfo | None) -> icalendar.Calendar:
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    if info is not None:
+        name = clean_text(info.name)
+        cal.add("name", name)
+        cal.add("x-wr-calname", name)
+        if info.description:
+            cal.add("x-wr-caldesc", clean_text(info.description))
+        cal.add("x-wr-timezone", CALENDAR_TZ)
+        cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", "PT1H")
+    return cal
+
+
+def _finish(cal: icalendar.Calendar, latest: date | None) -> bytes:
+    """Add a VTIMEZONE for every TZID used and serialise (CRLF, folded, UTF-8)."""
+    if latest is not None and latest >= date(2037, 1, 1):
+        cal.add_missing_timezones(last_date=latest + timedelta(days=366))
+    else:
+        cal.add_missing_timezones()
+    data: Any = cal.to_ical()
+    return bytes(data)
+
+
+def _latest(bookings: Iterable[Booking]) -> date | None:
+    ends = [b.end_at.date() for b in bookings]
+    return max(ends) if ends else None
+
+
+def build_feed(bookings: Iterable[Booking], info: FeedInfo, *, private: bool, language: str,
+               base_url: str) -> bytes:
+    """A subscription feed (METHOD:PUBLISH) with one VEVENT per booking, in the given order."""
+    rows = list(bookings)
+    cal = _calendar("PUBLISH", info)
+    make = private_event if private else public_event
+    for b in rows:
+        cal.add_component(make(b, language, base_url))
+    if not rows:
+        # a VTIMEZONE for the announced zone even when empty, so X-WR-TIMEZONE has a definition
+        cal.add_component(icalendar.Timezone.from_tzid(CALENDAR_TZ))
+    return _finish(cal, _latest(rows))
+
+
+def booking_ics(booking: Booking, *, language: str, base_url: str) -> bytes:
+    """One booking as a downloadable file: METHOD:PUBLISH, full details (the user may view it)."""
+    cal = _calendar("PUBLISH", None)
+    cal.add_component(private_event(booking, language, base_url))
+    return _finish(cal, _latest([booking]))
+
+
+def _mail_from_address(mail_from: str | None) -> str:
+    from email.utils import parseaddr
+
+    if mail_from is None:
+        try:
+            from flask import current_app, has_app_context
+
+            mail_from = current_app.config.get("MAIL_FROM") if has_app_context() else None
+        except ImportError:  # pragma: no cover
+            mail_from = None
+    address = parseaddr(mail_from or "")[1]
+    return address or "no-reply@localhost"
+
+
+def booking_invitation(booking: Booking, method: str, base_url: str, language: str,
+                       *, mail_from: str | None = None) -> bytes:
+    """An iTIP message (RFC 5546) for booking mail: ``REQUEST`` (new/changed) or ``CANCEL``.
+
+    Same UID and SEQUENCE as the feeds, so a calendar that already has the event
+    from a feed updates it. ORGANIZER is the facility, at the MAIL_FROM address
+    (from the app's config unless ``mail_from`` is given).
+    """
+    method = method.upper()
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"unsupported METHOD {method}")
+    lang = "en" if language == "en" else "ja"
+    ev = private_event(booking, lang, base_url)
+    if method == "CANCEL":
+        ev["status"] = icalendar.vText("CANCELLED")
+    ev.add("organizer", f"mailto:{_mail_from_address(mail_from)}",
+           parameters={"CN": _facility_name(booking, lang)})
+    cal = _calendar(method, None)
+    cal.add_component(ev)
+    return _finish(cal, _latest([booking]))

@@ -1,0 +1,325 @@
+"""Calendar feeds: which bookings a feed holds, its cache validators, and private feed tokens.
+
+A feed covers a window of whole local days, from ``FEED_DAYS_BACK`` days ago to
+``BOOKING_HORIZON_DAYS`` ahead, so within one day the same data gives the same
+bytes (and ETag). Loading is one query with the room, facility and group joined
+in; the validators (:func:`feed_stamp`) come from one aggregate query, so a
+``304 Not Modified`` never builds the feed.
+
+Private feed tokens come from ``secrets.token_urlsafe(32)`` (256 bits); only
+their SHA-256 is stored, so a URL can be shown once, when it is made, and never
+again: a member regenerates it (revoking the old one) to see a new one. Each
+member has their own token per group feed, so one member regenerating or
+leaving the group never breaks the others' subscriptions, and a token stops
+working as soon as its owner leaves the group or is deactivated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, false, func, select
+from sqlalchemy.orm import Session, contains_eager
+
+from ..database import write_transaction
+from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, FeedInfo
+from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
+from . import audit
+from .mapping import FacilityRooms
+from .permissions import NotFound, is_member
+
+ROOM_PATH = "/feeds/rooms/{id}.ics"
+FACILITY_PATH = "/feeds/facilities/{id}.ics"
+PRIVATE_PATH = "/feeds/private/{token}.ics"
+TOKEN_KINDS = ("group", "personal")
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,100}$")
+# a booking never lasts longer than this: lets the (room|group, start_at) indexes bound the scan
+_LONGEST_BOOKING = timedelta(days=2)
+
+
+# --- window and scope ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # UTC, local midnight FEED_DAYS_BACK days ago
+    end: datetime  # UTC, local midnight after the last day of the horizon
+    day_start: datetime  # UTC, local midnight today: the window last moved then
+
+
+def feed_window(now: datetime, *, days_back: int, horizon_days: int, tz: str = CALENDAR_TZ) -> Window:
+    z = ZoneInfo(tz)
+    today = now.astimezone(z).date()
+
+    def midnight(days: int) -> datetime:
+        return datetime.combine(today + timedelta(days=days), time(0), z).astimezone(UTC)
+
+    return Window(midnight(-days_back), midnight(horizon_days + 1), midnight(0))
+
+
+@dataclass(frozen=True)
+class FeedScope:
+    """Which bookings a feed holds: by room ids, by facility, or by group ids."""
+
+    kind: str  # room | facility | group | personal
+    key: str  # identifies the feed in the ETag
+    room_ids: frozenset[int] = frozenset()
+    facility_id: int | None = None
+    group_ids: frozenset[int] = frozenset()
+
+
+def room_scope(room: Room) -> FeedScope:
+    """A room's feed shows what makes it busy: its own bookings and those of rooms sharing a part
+    (the whole hall when this is part A, every part when this is the whole hall)."""
+    related = FacilityRooms(room.facility.rooms).related(room)
+    return FeedScope("room", f"room:{room.id}", room_ids=frozenset(related))
+
+
+def facility_scope(facility: Facility) -> FeedScope:
+    return FeedScope("facility", f"facility:{facility.id}", facility_id=facility.id)
+
+
+def group_scope(group: Group) -> FeedScope:
+    return FeedScope("group", f"group:{group.id}", group_ids=frozenset({group.id}))
+
+
+def personal_scope(session: Session, user: User) -> FeedScope:
+    ids = frozenset(session.scalars(select(Membership.group_id).where(Membership.user_id == user.id)))
+    return FeedScope("personal", f"personal:{user.id}:{','.join(str(i) for i in sorted(ids))}", group_ids=ids)
+
+
+def _where(scope: FeedScope, window: Window) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [
+        Booking.start_at < window.end,
+        Booking.start_at >= window.start - _LONGEST_BOOKING,
+        Booking.end_at > window.start,
+    ]
+    if scope.kind == "room":
+        conds.append(Booking.room_id.in_(sorted(scope.room_ids)) if scope.room_ids else false())
+    elif scope.kind == "facility":
+        conds.append(Room.facility_id == scope.facility_id)
+    else:
+        conds.append(Booking.group_id.in_(sorted(scope.group_ids)) if scope.group_ids else false())
+    return conds
+
+
+def load_bookings(session: Session, scope: FeedScope, window: Window) -> list[Booking]:
+    """The feed's bookings, every status, in start order; room, facility and group loaded in the
+    same query (the builder touches nothing else)."""
+    q = (
+        select(Booking)
+        .join(Booking.room)
+        .join(Room.facility)
+        .outerjoin(Booking.group)
+        .options(contains_eager(Booking.room).contains_eager(Room.facility), contains_eager(Booking.group))
+        .where(and_(*_where(scope, window)))
+        .order_by(Booking.start_at, Booking.id)
+    )
+    return list(session.scalars(q).unique())
+
+
+@dataclass(frozen=True)
+class FeedStamp:
+    count: int
+    max_updated: datetime | None
+    max_id: int | None
+
+
+def feed_stamp(session: Session, scope: FeedScope, window: Window) -> FeedStamp:
+    """count, max(updated_at), max(id) of the feed's bookings: one aggregate query."""
+    q = select(func.count(Booking.id), func.max(Booking.updated_at), func.max(Booking.id))
+    if scope.kind == "facility":
+        q = q.join(Room, Room.id == Booking.room_id)
+    row = session.execute(q.where(and_(*_where(scope, window)))).one()
+    latest = row[1]
+    if isinstance(latest, str):  # pragma: no cover - a driver that returns text for max()
+        latest = datetime.fromisoformat(latest)
+    if latest is not None and latest.tzinfo is None:
+        latest = latest.replace(tzinfo=UTC)
+    return FeedStamp(int(row[0] or 0), latest, row[2])
+
+
+def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) -> tuple[str, datetime]:
+    """(ETag, Last-Modified) for a feed without building it.
+
+    The ETag covers everything the body depends on that can change: the bookings (count, newest
+    change, newest id — bookings are never deleted), the window, and ``extra`` (language, names).
+    Last-Modified is the newest booking change, or the moment the window last moved (local
+    midnight), whichever is later, so If-Modified-Since never hides a changed body.
+    """
+    parts = [FORMAT_VERSION, scope.key, window.start.isoformat(), window.end.isoformat(), str(stamp.count),
+             stamp.max_updated.isoformat() if stamp.max_updated else "-", str(stamp.max_id or 0),
+             *(str(x) for x in extra)]
+    etag = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    last = max(stamp.max_updated or window.day_start, window.day_start)
+    return etag, last.replace(microsecond=0)
+
+
+# --- names -----------------------------------------------------------------------------------------
+
+
+def room_feed_info(room: Room, language: str) -> FeedInfo:
+    lang = "en" if language == "en" else "ja"
+    if lang == "en":
+        return FeedInfo(f"{room.name('en')} ({room.facility.name('en')})",
+                        "Bookings of this room (busy times). Naya Plaza Reservations")
+    return FeedInfo(f"{room.name('ja')}（{room.facility.name('ja')}）",
+                    "この部屋の予約状況（なやプラザ予約システム）")
+
+
+def facility_feed_info(facility: Facility, language: str) -> FeedInfo:
+    if language == "en":
+        return FeedInfo(facility.name("en"), "Bookings of every room of this facility. Naya Plaza Reservations")
+    return FeedInfo(facility.name("ja"), "この施設の全部屋の予約状況（なやプラザ予約システム）")
+
+
+def group_feed_info(group: Group, language: str) -> FeedInfo:
+    if language == "en":
+        return FeedInfo(f"{group.name}: bookings", "Private feed of this group's bookings")
+    return FeedInfo(f"{group.name}の予約", "団体の予約（非公開フィード）")
+
+
+def personal_feed_info(language: str) -> FeedInfo:
+    if language == "en":
+        return FeedInfo("My groups' bookings", "Private feed of the bookings of all my groups")
+    return FeedInfo("所属団体の予約", "所属するすべての団体の予約（非公開フィード）")
+
+
+# --- URLs ------------------------------------------------------------------------------------------
+
+
+def _base_url(base_url: str | None) -> str:
+    if base_url is None:
+        from flask import current_app
+
+        base_url = str(current_app.config.get("BASE_URL") or "")
+    return base_url.rstrip("/")
+
+
+def public_room_feed_url(room: Room, base_url: str | None = None) -> str:
+    return _base_url(base_url) + ROOM_PATH.format(id=room.id)
+
+
+def public_facility_feed_url(facility: Facility, base_url: str | None = None) -> str:
+    return _base_url(base_url) + FACILITY_PATH.format(id=facility.id)
+
+
+def private_feed_url(token: str, base_url: str | None = None) -> str:
+    return _base_url(base_url) + PRIVATE_PATH.format(token=token)
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _active_q(kind: str, user: User, group: Group | None) -> Any:
+    q = select(FeedToken).where(FeedToken.kind == kind, FeedToken.user_id == user.id,
+                                FeedToken.revoked_at.is_(None))
+    return q.where(FeedToken.group_id == group.id) if group is not None else q.where(FeedToken.group_id.is_(None))
+
+
+def _check(kind: str, user: User, group: Group | None) -> None:
+    if kind not in TOKEN_KINDS:
+        raise ValueError(f"unknown feed kind {kind}")
+    if kind == "group" and (group is None or not is_member(user, group)):
+        raise NotFound()
+    if kind == "personal" and group is not None:
+        raise ValueError("a personal feed has no group")
+
+
+def active_token(session: Session, kind: str, user: User, group: Group | None = None) -> FeedToken | None:
+    """The user's current token row for this feed (the secret itself is not recoverable)."""
+    return session.scalars(_active_q(kind, user, group).order_by(FeedToken.id.desc())).first()
+
+
+def _revoke_all(session: Session, kind: str, user: User, group: Group | None, now: datetime) -> int:
+    rows = list(session.scalars(_active_q(kind, user, group)))
+    for t in rows:
+        t.revoked_at = now
+    return len(rows)
+
+
+def regenerate_token(session: Session, kind: str, user: User, group: Group | None = None, *,
+                     now: datetime) -> str:
+    """Revoke the user's token for this feed (if any) and issue a new one; returns the secret.
+
+    Raises NotFound when ``user`` is not a member of ``group``.
+    """
+    _check(kind, user, group)
+    with write_transaction(session):
+        revoked = _revoke_all(session, kind, user, group, now)
+        secret = secrets.token_urlsafe(32)
+        session.add(FeedToken(token_hash=hash_token(secret), kind=kind, user_id=user.id,
+                              group_id=group.id if group is not None else None, created_at=now))
+        session.flush()
+        audit.record(session, "feed_token.regenerated" if revoked else "feed_token.created", now=now,
+                     actor=user, group_id=group.id if group is not None else None, after={"kind": kind})
+    return secret
+
+
+def revoke_token(session: Session, kind: str, user: User, group: Group | None = None, *, now: datetime) -> bool:
+    """Revoke the user's token for this feed; False when there was none."""
+    _check(kind, user, group)
+    with write_transaction(session):
+        revoked = _revoke_all(session, kind, user, group, now)
+        if revoked:
+            session.flush()
+            audit.record(session, "feed_token.revoked", now=now, actor=user,
+                         group_id=group.id if group is not None else None, after={"kind": kind})
+    return bool(revoked)
+
+
+def group_feed_url(session: Session, group: Group, now: datetime, *, user: User,
+                   base_url: str | None = None) -> str | None:
+    """Create ``user``'s private feed link for ``group`` on first use and return it; None when a
+    link already exists (it is stored hashed and cannot be shown again: regenerate instead)."""
+    if active_token(session, "group", user, group) is not None:
+        _check("group", user, group)
+        return None
+    return private_feed_url(regenerate_token(session, "group", user, group, now=now), base_url)
+
+
+def personal_feed_url(session: Session, user: User, now: datetime, *, base_url: str | None = None) -> str | None:
+    """As :func:`group_feed_url`, for the personal feed (all bookings of all the user's groups)."""
+    if active_token(session, "personal", user) is not None:
+        return None
+    return private_feed_url(regenerate_token(session, "personal", user, now=now), base_url)
+
+
+@dataclass(frozen=True)
+class PrivateFeed:
+    token: FeedToken
+    user: User
+    group: Group | None
+    scope: FeedScope
+
+
+def resolve_token(session: Session, token: str) -> PrivateFeed | None:
+    """The feed a secret opens, or None for unknown, revoked or orphaned tokens (owner inactive or
+    no longer a member of the group)."""
+    if not _TOKEN_SHAPE.match(token):
+        return None
+    row = session.scalars(select(FeedToken).where(FeedToken.token_hash == hash_token(token),
+                                                  FeedToken.revoked_at.is_(None))).first()
+    if row is None or row.user_id is None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if row.kind == "group":
+        group = session.get(Group, row.group_id) if row.group_id is not None else None
+        if group is None or not is_member(user, group):
+            return None
+        return PrivateFeed(row, user, group, group_scope(group))
+    if row.kind == "personal":
+        return PrivateFeed(row, user, None, personal_scope(session, user))
+    return None
