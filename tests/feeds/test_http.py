@@ -1,0 +1,311 @@
+"""Feeds over HTTP: headers, conditional GET, privacy, lifecycle changes, tokens, downloads, logs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import icalendar
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, select
+
+from reservations.extensions import db
+from reservations.models import Booking, FeedToken, Membership
+from reservations.services import bookings as booking_service
+from reservations.services import feeds as feed_service
+from tests.factories import NOW, tokyo
+from tests.feeds import rfc5545
+from tests.feeds.conftest import World, book, login
+
+DAY = tokyo(2026, 12, 10).date()  # a Thursday inside the registered window
+
+
+def _get(client: FlaskClient, url: str, **headers: str):  # type: ignore[no-untyped-def]
+    return client.get(url, headers=headers)
+
+
+def _events(data: bytes) -> dict[str, rfc5545.Component]:
+    cal = rfc5545.parse(data)
+    icalendar.Calendar.from_ical(data)  # the second parser must accept it too
+    return {ev.value("UID"): ev for ev in cal.components("VEVENT")}
+
+
+def _uid(b: Booking) -> str:
+    return f"booking-{b.uid}@rooms.example.jp"
+
+
+def _token(kind: str, world: World, group=None, user=None) -> str:  # type: ignore[no-untyped-def]
+    secret = feed_service.regenerate_token(db.session(), kind, user or world.member, group, now=NOW)
+    db.session.commit()
+    return secret
+
+
+def test_public_room_feed_headers_and_content(client: FlaskClient, world: World) -> None:
+    b = book(world.small, world.public, DAY, actor=world.member, purpose="子ども食堂の準備")
+    r = client.get(f"/feeds/rooms/{world.small.id}.ics")  # no Accept header, no cookie
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert r.headers["Cache-Control"] == "public, max-age=3600"
+    assert r.headers["ETag"] and r.headers["Last-Modified"]
+    events = _events(r.data)
+    ev = events[_uid(b)]
+    assert ev.text("SUMMARY") == "まちづくりの会 — 小会議室"
+    assert ev.text("DESCRIPTION") == "子ども食堂の準備"
+    assert ev.value("STATUS") == "TENTATIVE"  # provisional: a fee to pay
+    assert rfc5545.event_time(rfc5545.parse(r.data), ev, "DTSTART") == tokyo(2026, 12, 10, 17, 30)
+    head = client.head(f"/feeds/rooms/{world.small.id}.ics")
+    assert head.status_code == 200 and head.headers["ETag"] == r.headers["ETag"]
+    en = _events(client.get(f"/feeds/rooms/{world.small.id}.ics?lang=en").data)[_uid(b)]
+    assert en.text("SUMMARY") == "まちづくりの会 — Small Room"
+    assert client.get("/feeds/rooms/99999.ics").status_code == 404
+
+
+def test_public_feeds_carry_no_personal_data(client: FlaskClient, world: World) -> None:
+    secret = book(world.hall, world.quiet, DAY, actor=world.member, purpose="秘密の相談")
+    shown = book(world.small, world.public, DAY, actor=world.member, purpose="公開の講座")
+    for url in (f"/feeds/rooms/{world.hall.id}.ics", f"/feeds/facilities/{world.facility.id}.ics",
+                f"/feeds/facilities/{world.facility.id}.ics?lang=en"):
+        data = client.get(url).data
+        text = "\n".join(ev.text("SUMMARY") + ev.text("LOCATION") + (ev.text("DESCRIPTION") if ev.all("DESCRIPTION") else "")
+                         for ev in _events(data).values())
+        for private in ("ひみつの会", "秘密の相談", "山田花子", "Alice", "佐藤次郎", "member@example.jp",
+                        "himitsu@example.jp", "059-111-1111", "machi@example.jp", "059-000-0000", "/bookings/"):
+            assert private not in text, (url, private)
+            assert private.encode() not in data, (url, private)
+        assert _uid(secret) in _events(data)
+    facility = _events(client.get(f"/feeds/facilities/{world.facility.id}.ics").data)
+    assert set(facility) == {_uid(secret), _uid(shown)}
+    assert facility[_uid(secret)].text("SUMMARY") == "予約済み (Booked) — ホール"
+    assert facility[_uid(shown)].text("DESCRIPTION") == "公開の講座"
+    assert _events(client.get(f"/feeds/facilities/{world.other_facility.id}.ics").data) == {}
+
+
+def test_uid_stable_sequence_rises_and_cancel_stays_as_cancelled(client: FlaskClient, world: World) -> None:
+    b = book(world.hall, world.quiet, DAY, actor=world.member)
+    uid = _uid(b)
+    url = f"/feeds/rooms/{world.hall.id}.ics"
+    seen: list[tuple[str, int]] = []
+
+    def snapshot() -> None:
+        ev = _events(client.get(url).data)[uid]
+        seen.append((ev.value("STATUS"), int(ev.value("SEQUENCE"))))
+
+    snapshot()
+    booking_service.approve(db.session(), b, actor=world.staff, now=NOW + timedelta(minutes=1))
+    db.session.commit()
+    snapshot()
+    booking_service.confirm(db.session(), b, actor=world.staff, now=NOW + timedelta(minutes=2), method="cash")
+    db.session.commit()
+    snapshot()
+    booking_service.cancel(db.session(), b, actor=world.member, now=NOW + timedelta(minutes=3), reason="中止")
+    db.session.commit()
+    snapshot()
+    assert [s for s, _ in seen] == ["TENTATIVE", "TENTATIVE", "CONFIRMED", "CANCELLED"]
+    sequences = [n for _, n in seen]
+    assert sequences == sorted(set(sequences)) and sequences[0] == 0
+    # the private feed shows the same UID and SEQUENCE
+    ev = _events(client.get(f"/feeds/private/{_token('group', world, world.quiet)}.ics").data)[uid]
+    assert (ev.value("STATUS"), int(ev.value("SEQUENCE"))) == seen[-1]
+    assert ev.text("SUMMARY").startswith("[取消]")
+
+
+def test_released_booking_is_cancelled_in_feeds(client: FlaskClient, world: World) -> None:
+    b = book(world.small, world.quiet, DAY, actor=world.member)
+    assert b.status == "provisional"
+    booking_service.release(db.session(), b, now=NOW + timedelta(days=1))
+    db.session.commit()
+    for url in (f"/feeds/rooms/{world.small.id}.ics", f"/feeds/private/{_token('personal', world)}.ics"):
+        ev = _events(client.get(url).data)[_uid(b)]
+        assert ev.value("STATUS") == "CANCELLED" and ev.value("SEQUENCE") == "1"
+
+
+def test_conditional_get_answers_304_without_building(client: FlaskClient, world: World,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    b = book(world.small, world.quiet, DAY, actor=world.member)
+    url = f"/feeds/rooms/{world.small.id}.ics"
+    first = client.get(url)
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the feed was built for a 304")
+
+    monkeypatch.setattr(feed_service, "load_bookings", explode)
+    r = _get(client, url, **{"If-None-Match": etag})
+    assert r.status_code == 304 and r.data == b"" and r.headers["ETag"] == etag
+    assert r.headers["Cache-Control"] == "public, max-age=3600"
+    r = _get(client, url, **{"If-Modified-Since": last_modified})
+    assert r.status_code == 304
+    monkeypatch.undo()
+    # stale validators: a full answer
+    assert _get(client, url, **{"If-None-Match": '"other"'}).status_code == 200
+    assert _get(client, url, **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code == 200
+    # a change gives a new ETag and a later Last-Modified; the old validators no longer match
+    booking_service.cancel(db.session(), b, actor=world.member, now=NOW + timedelta(hours=2))
+    db.session.commit()
+    again = _get(client, url, **{"If-None-Match": etag})
+    assert again.status_code == 200 and again.headers["ETag"] != etag
+    assert _get(client, url, **{"If-Modified-Since": last_modified}).status_code == 200
+    # the same data gives the same bytes and validators
+    assert client.get(url).data == again.data
+
+
+def test_window_moves_with_the_clock(app: Flask, client: FlaskClient, world: World) -> None:
+    b = book(world.small, world.quiet, DAY, actor=world.member)
+    url = f"/feeds/rooms/{world.small.id}.ics"
+    app.config["FIXED_NOW"] = tokyo(2027, 1, 8, 12).isoformat()  # 29 days after
+    assert _uid(b) in _events(client.get(url).data)
+    app.config["FIXED_NOW"] = tokyo(2027, 1, 10, 12).isoformat()  # 31 days after
+    assert _uid(b) not in _events(client.get(url).data)
+    app.config["FIXED_NOW"] = tokyo(2025, 11, 1, 12).isoformat()  # beyond a 30-day horizon
+    app.config["BOOKING_HORIZON_DAYS"] = 30
+    assert _uid(b) not in _events(client.get(url).data)
+
+
+def test_private_group_and_personal_feeds(client: FlaskClient, world: World) -> None:
+    mine = book(world.hall, world.quiet, DAY, actor=world.member, purpose="理事会")
+    public = book(world.small, world.public, DAY, actor=world.member)
+    theirs = book(world.elsewhere, world.other, DAY, actor=world.stranger, purpose="よその話")
+    group_secret = _token("group", world, world.quiet)
+    r = client.get(f"/feeds/private/{group_secret}.ics")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert r.headers["Cache-Control"] == "private, max-age=3600"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    events = _events(r.data)
+    assert set(events) == {_uid(mine)}
+    ev = events[_uid(mine)]
+    assert "理事会" in ev.text("DESCRIPTION") and "三重県四日市市中部1-1" in ev.text("LOCATION")
+    assert ev.value("URL") == f"https://rooms.example.jp/bookings/{mine.id}"
+    assert "手続き期限" not in ev.text("DESCRIPTION")  # pending: no deadline yet
+    assert rfc5545.parse(r.data).text("X-WR-CALNAME") == "ひみつの会の予約"
+    personal = _events(client.get(f"/feeds/private/{_token('personal', world)}.ics").data)
+    assert set(personal) == {_uid(mine), _uid(public)}
+    assert _uid(theirs) not in personal
+    # the English member's personal feed speaks English and shows only her group
+    en_data = client.get(f"/feeds/private/{_token('personal', world, user=world.member_en)}.ics").data
+    en = _events(en_data)
+    assert set(en) == {_uid(mine)} and en[_uid(mine)].text("SUMMARY").startswith("[Pending approval] Hall")
+    assert rfc5545.parse(en_data).text("X-WR-CALNAME") == "My groups' bookings"
+
+
+def test_tokens_are_hashed_revocable_and_die_with_membership(client: FlaskClient, world: World) -> None:
+    secret = _token("group", world, world.quiet)
+    assert len(secret) >= 43  # 32 random bytes
+    row = db.session.scalars(select(FeedToken)).one()
+    assert row.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in repr(vars(row))
+    url = f"/feeds/private/{secret}.ics"
+    assert client.get(url).status_code == 200
+    newer = _token("group", world, world.quiet)  # regenerate: the old link dies
+    r = client.get(url)
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/plain")
+    assert "Location" not in r.headers
+    assert client.get(f"/feeds/private/{newer}.ics").status_code == 200
+    # another member's token for the same group is independent
+    hers = _token("group", world, world.quiet, user=world.member_en)
+    assert feed_service.revoke_token(db.session(), "group", world.member, world.quiet, now=NOW)
+    db.session.commit()
+    assert client.get(f"/feeds/private/{newer}.ics").status_code == 404
+    assert client.get(f"/feeds/private/{hers}.ics").status_code == 200
+    # leaving the group ends her link
+    m = db.session.scalars(select(Membership).where(Membership.user_id == world.member_en.id,
+                                                    Membership.group_id == world.quiet.id)).one()
+    db.session.delete(m)
+    db.session.commit()
+    assert client.get(f"/feeds/private/{hers}.ics").status_code == 404
+    assert client.get("/feeds/private/" + "x" * 43 + ".ics").status_code == 404
+    assert client.get("/feeds/private/short.ics").status_code == 404
+    with pytest.raises(feed_service.NotFound):
+        feed_service.regenerate_token(db.session(), "group", world.stranger, world.quiet, now=NOW)
+
+
+def test_url_helpers_create_once(world: World) -> None:
+    assert feed_service.public_room_feed_url(world.hall) == f"https://rooms.example.jp/feeds/rooms/{world.hall.id}.ics"
+    assert feed_service.public_facility_feed_url(world.facility) == \
+        f"https://rooms.example.jp/feeds/facilities/{world.facility.id}.ics"
+    first = feed_service.group_feed_url(db.session(), world.quiet, NOW, user=world.member)
+    assert first is not None and first.startswith("https://rooms.example.jp/feeds/private/")
+    assert feed_service.group_feed_url(db.session(), world.quiet, NOW, user=world.member) is None
+    assert feed_service.personal_feed_url(db.session(), world.member, NOW) is not None
+    assert feed_service.personal_feed_url(db.session(), world.member, NOW) is None
+
+
+def test_loading_is_one_query_and_building_needs_none(app: Flask, world: World) -> None:
+    for day in (DAY, DAY + timedelta(days=7), DAY + timedelta(days=14)):
+        book(world.small, world.quiet, day, actor=world.member)
+        book(world.hall, world.public, day, actor=world.member)
+    db.session.expire_all()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    scope = feed_service.facility_scope(world.facility)
+    window = feed_service.feed_window(NOW, days_back=30, horizon_days=400)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        rows = feed_service.load_bookings(db.session(), scope, window)
+        assert len(rows) == 6 and len(statements) == 1
+        from reservations.feeds import FeedInfo, build_feed
+
+        build_feed(rows, FeedInfo("x"), private=True, language="ja", base_url="https://rooms.example.jp")
+        build_feed(rows, FeedInfo("x"), private=False, language="both", base_url="https://rooms.example.jp")
+        assert len(statements) == 1
+        stamp = feed_service.feed_stamp(db.session(), scope, window)
+        assert len(statements) == 2 and stamp.count == 6
+        assert stamp.max_updated == NOW and stamp.max_id == max(b.id for b in rows)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_booking_ics_download(client: FlaskClient, world: World) -> None:
+    b = book(world.hall, world.quiet, DAY, actor=world.member, purpose="理事会")
+    url = f"/bookings/{b.id}.ics"
+    login(client, world.member)
+    r = client.get(url)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert "attachment" in r.headers["Content-Disposition"]
+    [ev] = _events(r.data).values()
+    assert ev.value("UID") == _uid(b) and "理事会" in ev.text("DESCRIPTION")
+    client.post("/logout") if "auth.logout" in client.application.view_functions else None
+    stranger = client.application.test_client()
+    login(stranger, world.stranger)
+    assert stranger.get(url).status_code == 404
+    staff = client.application.test_client()
+    login(staff, world.staff)
+    assert staff.get(url).status_code == 200
+    anonymous = client.application.test_client()
+    assert anonymous.get(url).status_code in (302, 401)
+
+
+def test_werkzeug_request_log_masks_private_tokens(app: Flask, world: World, caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.serving import make_server
+
+    # alembic's fileConfig (the migrations run by the fixtures) disables existing loggers
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "disabled", False)
+
+    secret = _token("personal", world)
+    app.config["FIXED_NOW"] = NOW.isoformat()
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        with urllib.request.urlopen(f"{base}/feeds/private/{secret}.ics", timeout=10) as resp:  # noqa: S310
+            assert resp.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{base}/feeds/private/{secret[::-1]}.ics?x=1", timeout=10)  # noqa: S310
+    finally:
+        server.shutdown()
+        thread.join(5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("/feeds/private/***.ics" in line for line in lines), lines
+    assert not any(secret in line or secret[::-1] in line for line in lines), lines
+    assert not any(secret in r.getMessage() for r in caplog.records)
