@@ -215,14 +215,14 @@ def event_time(cal: Component, ev: Component, name: str) -> datetime:
     m = re.fullmatch(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(Z?)", line.value)
     if not m:
         raise SyntaxProblem(f"{name} is not a DATE-TIME: {line.value}")
-    parts = [int(x) for x in m.groups()[:6]]
+    y, mo, d, hh, mi, ss = (int(x) for x in m.groups()[:6])
     if m.group(7):
         if "TZID" in line.params:
             raise SyntaxProblem(f"{name} has both TZID and Z")
-        return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+        return datetime(y, mo, d, hh, mi, ss, tzinfo=UTC)
     tzid = line.params.get("TZID", [None])[0]
     if tzid is None:
         raise SyntaxProblem(f"{name} is floating (no TZID, no Z)")
     if tzid not in {z.value("TZID") for z in cal.components("VTIMEZONE")}:
         raise SyntaxProblem(f"TZID {tzid} has no VTIMEZONE")
-    return datetime(*parts, tzinfo=ZoneInfo(tzid))  # type: ignore[misc]
+    return datetime(y, mo, d, hh, mi, ss, tzinfo=ZoneInfo(tzid))
