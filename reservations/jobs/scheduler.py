@@ -56,7 +56,7 @@ def register_jobs(scheduler: BaseScheduler, app: Flask) -> list[Any]:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=spec.misfire_grace_seconds,
-            next_run_time=clock.utcnow(),  # catch up at start-up, then every interval
+            # first run one interval after start-up (wall time: FIXED_NOW must not delay it)
         ))
     return jobs
 
