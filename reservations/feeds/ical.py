@@ -168,9 +168,7 @@ def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
     lines = [f"{'Status' if en else '状態'}: {status_label(b.status, lang)}"]
     if who:
         lines.append(f"{'Group' if en else '団体'}: {who}")
-    lines.append(f"{'Room' if en else '部屋'}: {room} ({facility})")
-    if address:
-        lines.append(f"{'Address' if en else '住所'}: {address}")
+    # room and address are in LOCATION: not repeated, feeds stay well under Google's 1 MB
     purpose = clean_text(b.purpose)
     if purpose:
         lines.append(f"{'Purpose' if en else '利用目的'}: {purpose}")
