@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib
 import io
 import json
 import os
-import pkgutil
 import platform
 import pstats
 import re
@@ -994,30 +992,15 @@ class Runner:
 
 
 def find_release_job() -> tuple[Callable[..., Any], str] | None:
-    """The ``release-unclaimed`` job as a function ``(session, now, settings)``, wherever the jobs area put it."""
-    try:
-        import reservations.jobs as jobs_pkg
-    except ImportError:
-        return None
-    modules = [jobs_pkg]
-    for info in pkgutil.iter_modules(jobs_pkg.__path__):
-        try:
-            modules.append(importlib.import_module(f"reservations.jobs.{info.name}"))
-        except Exception:  # noqa: BLE001,S112 - a broken module of another area: skip it
-            continue
-    for mod in modules:
-        for reg_name in ("JOBS", "REGISTRY", "jobs", "registry"):
-            reg = getattr(mod, reg_name, None)
-            if isinstance(reg, dict) and "release-unclaimed" in reg:
-                job = reg["release-unclaimed"]
-                fn = getattr(job, "fn", None) or getattr(job, "func", None) or getattr(job, "run", None) or job
-                if callable(fn):
-                    return fn, f"{mod.__name__}.{reg_name}['release-unclaimed']"
-        for fn_name in ("release_unclaimed", "release_unclaimed_job"):
-            fn = getattr(mod, fn_name, None)
-            if callable(fn):
-                return fn, f"{mod.__name__}.{fn_name}"
-    return None
+    """The ``release-unclaimed`` job run the way the scheduler runs it (lease, one transaction)."""
+    from reservations.jobs.runner import run_job
+    from reservations.jobs.settings import JobSettings
+
+    def run(session: Any, now: datetime, config: Any) -> Any:
+        settings = JobSettings.from_config(config)
+        return run_job(session, "release-unclaimed", now=now, settings=settings)
+
+    return run, "reservations.jobs.runner.run_job('release-unclaimed')"
 
 
 def _bind_dt(app: Any, value: datetime) -> Any:
