@@ -11,6 +11,7 @@ see ``User.get_id``) and spends every reset link still outstanding.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -31,8 +32,15 @@ MAX_PASSWORD = 200  # argon2 hashes anything, but a megabyte "password" is only 
 RESET_VALID_FOR = timedelta(hours=1)
 LANGUAGES = ("ja", "en")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-# verified against when the email is unknown, so a miss costs as long as a wrong password
-_DUMMY_HASH = hash_password("not a real password, only here to spend time")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown emails against, so they take as long as known ones.
+
+    Made on first use, not at import: argon2 takes 64 MiB while hashing, which every
+    worker (and every CLI command) would otherwise pay on start-up."""
+    return hash_password("not a real password, only here to spend time")
 
 
 def _fail(code: str, ja: str, en: str, field: str | None = None) -> RuleFailure:
@@ -105,7 +113,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, else ``None`` (same cost either way)."""
     user = find_by_email(session, email)
     if user is None:
-        check_password(_DUMMY_HASH, password)
+        check_password(_dummy_hash(), password)
         return None
     if not check_password(user.password_hash, password) or not user.active:
         return None

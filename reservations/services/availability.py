@@ -44,9 +44,10 @@ def _facility_rooms(facility: Facility) -> FacilityRooms:
 
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
-    room_ids: Iterable[int] | None = None,
+    room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
 ) -> FacilityView:
-    """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive."""
+    """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive
+    (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January")."""
     if (last - first).days > MAX_RANGE_DAYS:
         last = first + timedelta(days=MAX_RANGE_DAYS)
     fr = _facility_rooms(facility)
@@ -59,16 +60,27 @@ def facility_availability(
     for rules in rules_by_room.values():
         all_units |= rules.units
     held = load_occupied(session, all_units, start - timedelta(hours=1), end + timedelta(hours=1))
+    # Holds by local day, so each day's cells are checked against that day's holds only
+    # (checking every hold of a month against every cell made a month view quadratic).
+    # A hold is filed under the day before its start too: a late cell's buffer can reach it.
+    by_unit_day: dict[tuple[int, date], list[Occupied]] = {}
+    for o in held:
+        d, d_end = local_day(o.start, cal.tz) - timedelta(days=1), local_day(o.end, cal.tz)
+        while d <= d_end:
+            for u in o.units:
+                by_unit_day.setdefault((u, d), []).append(o)
+            d += timedelta(days=1)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if weekdays:
+        days = [d for d in days if d.weekday() in weekdays]
     rows = []
     for room in rooms:
         rules = rules_by_room[room.id]
-        mine = [o for o in held if o.units & rules.units]
-        days = {}
-        d = first
-        while d <= last:
-            days[d] = day_cells(rules, cal, d, mine, now, group_class)
-            d += timedelta(days=1)
-        rows.append(RoomRow(room, rules, days))
+        cells_by_day = {}
+        for d in days:
+            mine = {id(o): o for u in rules.units for o in by_unit_day.get((u, d), ())}
+            cells_by_day[d] = day_cells(rules, cal, d, list(mine.values()), now, group_class)
+        rows.append(RoomRow(room, rules, cells_by_day))
     return FacilityView(facility, cal, rows)
 
 
@@ -148,11 +160,9 @@ def search(session: Session, filters: SearchFilters, *, now: datetime, group_cla
         if not rooms:
             continue
         view = facility_availability(session, facility, filters.first, last, now=now, group_class=group_class,
-                                     room_ids=rooms)
+                                     room_ids=rooms, weekdays=filters.weekdays)
         for row in view.rows:
-            for d, cells in row.days.items():
-                if filters.weekdays and d.weekday() not in filters.weekdays:
-                    continue
+            for cells in row.days.values():
                 for c in cells:
                     if c.state == CellState.FREE and _matches_slot(c, filters.slot_codes, view.calendar.tz):
                         hits.append(SearchHit(row.room, c))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, text
 from sqlalchemy.orm import Session
 
 from ..domain.calendar import Closure as DomainClosure
@@ -162,7 +162,9 @@ def load_occupied(session: Session, units: Iterable[int], start: datetime, end: 
         .where(
             and_(
                 OccupiedUnit.unit_id.in_(unit_ids),
-                OccupiedUnit.active.is_(True),
+                # written exactly as the partial index's predicate (``WHERE active``): an
+                # ``active IS 1`` / ``active = true`` form makes both databases skip that index
+                text("occupied_units.active"),
                 OccupiedUnit.start_at < end,
                 OccupiedUnit.start_at >= earliest,
                 OccupiedUnit.end_at > start,

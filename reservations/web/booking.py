@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from wtforms import (
     BooleanField,
     DateField,
@@ -216,7 +216,7 @@ def _booking_notes(cells: Iterable[Cell], user: User | None) -> dict[int, tuple[
         return {}
     mine = {m.group_id for m in user.memberships} if user is not None else set()
     out: dict[int, tuple[str, str | None]] = {}
-    for b in _db().scalars(select(Booking).where(Booking.id.in_(ids))):
+    for b in _db().scalars(select(Booking).where(Booking.id.in_(ids)).options(selectinload(Booking.group))):
         if b.group_id is not None and b.group_id in mine:
             out[b.id] = (_("自分の団体の予約"), url_for("booking.detail", booking_id=b.id))
         elif b.group is not None and b.group.public_name:

@@ -79,6 +79,49 @@ def test_database_refuses_overlap_even_without_the_python_check(session, world) 
     session.rollback()
 
 
+@pytest.mark.both_databases
+def test_database_guard_sees_a_long_hold_that_started_the_day_before(session, world) -> None:  # type: ignore[no-untyped-def]
+    """The guard looks back a bounded stretch (24 h): a 20-hour hold from yesterday still counts."""
+    from sqlalchemy.exc import IntegrityError
+
+    from reservations.models import OccupiedUnit
+
+    [b] = svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    session.commit()
+    long_start = at(DAY, 0, 0)
+    session.add(OccupiedUnit(booking_id=b.id, unit_id=world["room"].id, start_at=long_start,
+                             end_at=long_start + timedelta(hours=20), active=False))
+    session.commit()
+    b.status = "cancelled"
+    for unit in session.scalars(select(OccupiedUnit).where(OccupiedUnit.start_at == b.start_at)):
+        unit.active = False
+    session.commit()
+    session.execute(OccupiedUnit.__table__.update().where(OccupiedUnit.start_at == long_start).values(active=True))
+    session.commit()
+    later = long_start + timedelta(hours=19)
+    session.add(OccupiedUnit(booking_id=b.id, unit_id=world["room"].id, start_at=later,
+                             end_at=later + timedelta(hours=2), active=True))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+@pytest.mark.both_databases
+def test_database_refuses_a_hold_longer_than_a_day(session, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    from reservations.models import OccupiedUnit
+
+    [b] = svc.create_booking(session, _inp(world), actor=world["member"], now=NOW)
+    session.commit()
+    start = at(DAY + timedelta(days=3), 9, 0)
+    session.add(OccupiedUnit(booking_id=b.id, unit_id=world["room"].id, start_at=start,
+                             end_at=start + timedelta(hours=25), active=False))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
 def test_divisible_room_both_ways(session, world) -> None:  # type: ignore[no-untyped-def]
     f = world["facility"]
     a, b_ = make_room(f, code="ha"), make_room(f, code="hb")
