@@ -37,6 +37,7 @@ from ..domain.errors import DomainError
 from ..extensions import db
 from ..models import Facility, Room, User
 from ..services import admin_config as asvc
+from ..services import system_status
 from ..services.permissions import Forbidden, NotFound
 from .desk import MultiCheckboxField, _choices, me
 from .forms_util import apply_domain_error
@@ -391,3 +392,39 @@ def user_active(user_id: int) -> Response:
         db.session.commit()
         flash(_("アカウントを有効にしました。") if active else _("アカウントを無効にしました。"), "success")
     return redirect(url_for("admin.users"))
+
+
+# --- system status: scheduler and mail ----------------------------------------------------------
+
+
+@bp.get("/system")
+@admin_required
+def system():  # type: ignore[no-untyped-def]
+    now = utcnow()
+    session = db.session()
+    return render_template(
+        "admin/system.html", jobs=system_status.jobs(session, me(), now=now),
+        counts=system_status.mail_counts(session, me(), now=now),
+        failed=system_status.failed_mail(session, me()), now=now,
+    )
+
+
+@bp.post("/system/mail/retry")
+@admin_required
+def retry_mail() -> Response:
+    if not ActiveForm().validate_on_submit():
+        abort(400)
+    raw = request.form.get("message_id")
+    ids: list[int] | None = None
+    if raw is not None:
+        if not raw.isdigit():
+            abort(400)
+        ids = [int(raw)]
+    count = system_status.retry_failed_mail(db.session(), me(), now=utcnow(), ids=ids)
+    db.session.commit()
+    if count:
+        flash(_("%(n)s通のメールを再送の待ち行列に戻しました。数分以内に送信されます。", n=count), "success")
+    else:
+        flash(_("再送するメールはありませんでした。"), "info")
+    return redirect(url_for("admin.system"))
+

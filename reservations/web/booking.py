@@ -758,15 +758,12 @@ def detail(booking_id: int):  # type: ignore[no-untyped-def]
     tz = booking.room.facility.timezone
     quote = FeeQuote.from_dict(booking.fee_breakdown)
     siblings = list(booking.series.bookings) if booking.series is not None else []
-    ics_url = f"/bookings/{booking.id}.ics"
-    if "feeds.booking_ics" in current_app.view_functions:
-        ics_url = url_for("feeds.booking_ics", booking_id=booking.id)
     return render_template(
         "booking/detail.html", booking=booking, tz=tz, quote=quote, siblings=siblings,
         series_text=describe_series(booking.series.spec if booking.series else None, language,
                                     local_day(siblings[0].start_at, tz) if siblings else None),
         steps=next_steps(booking, language), can_cancel=can(booking.status, Action.CANCEL),
-        ics_url=ics_url, created=request.args.get("created") == "1",
+        created=request.args.get("created") == "1",
         status_text=status_label(booking.status, language),
     )
 

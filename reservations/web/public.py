@@ -10,12 +10,10 @@ from dateutil.relativedelta import relativedelta
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
     session,
-    url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -64,17 +62,13 @@ def set_language():  # type: ignore[no-untyped-def]
     return redirect(safe_next(request.form.get("next"), default="/"))
 
 
-def _feed_url(kind: str, object_id: int) -> str:
-    """Absolute URL of the public calendar feed (built by hand until the feeds blueprint has it)."""
-    endpoint = {"room": "feeds.room_feed", "facility": "feeds.facility_feed"}[kind]
-    if endpoint in current_app.view_functions:
-        try:
-            values: dict[str, object] = {"room_id" if kind == "room" else "facility_id": object_id}
-            return url_for(endpoint, _external=True, **values)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001,S110 - a different signature: fall back to the plain path
-            pass
-    plural = {"room": "rooms", "facility": "facilities"}[kind]
-    return f"{request.url_root.rstrip('/')}/feeds/{plural}/{object_id}.ics"
+def _feed_url(obj: Room | Facility) -> str:
+    """Absolute URL of a public calendar feed (from BASE_URL: the address subscribers reach)."""
+    from ..services import feeds
+
+    if isinstance(obj, Room):
+        return feeds.public_room_feed_url(obj)
+    return feeds.public_facility_feed_url(obj)
 
 
 def _window_text(months: int, from_first: bool) -> str:
@@ -155,7 +149,7 @@ def facility(facility_id: int):  # type: ignore[no-untyped-def]
         "public/facility.html", facility=f, day=day, today=today, tables=tables, legend=legend(language),
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         prev_week=day - timedelta(days=7), next_week=day + timedelta(days=7),
-        feed_url=_feed_url("facility", f.id), group_class=best_group_class(_me(), today),
+        feed_url=_feed_url(f), group_class=best_group_class(_me(), today),
         rooms=[r for r in f.rooms if r.active], day_label=fmt_day(day, language),
     )
 
@@ -186,6 +180,6 @@ def room(room_id: int):  # type: ignore[no-untyped-def]
         "public/room.html", room=r, facility=r.facility, facts=room_facts(r, language),
         exemptions=my_exemptions(r, language), table=table, legend=legend(language), view=view,
         day=day, first=first, last=last, today=today, prev_date=prev_date, next_date=next_date,
-        feed_url=_feed_url("room", r.id), group_class=best_group_class(_me(), today),
+        feed_url=_feed_url(r), group_class=best_group_class(_me(), today),
         range_label=f"{fmt_day(first, language)} – {fmt_day(last, language)}",
     )

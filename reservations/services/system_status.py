@@ -1,0 +1,83 @@
+"""What an administrator checks when a group says "I never got the mail": the scheduler's
+last runs, the outbox, and the messages the SMTP server refused for good.
+
+A retry goes through ``mail.outbox.retry`` (the same as ``flask mail retry``) and is
+written to the audit trail, so the log shows who sent a failed notice again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..jobs.registry import JOBS
+from ..mail import outbox
+from ..models import JobLease, OutboxMessage, User
+from . import audit
+from .permissions import Forbidden
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    name: str
+    description: str
+    interval_seconds: int
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_result: dict[str, Any] | None
+    late: bool  # not finished within three intervals: is the scheduler running?
+
+
+@dataclass(frozen=True)
+class MailCounts:
+    pending: int
+    failed: int
+    sent_last_day: int
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise Forbidden
+
+
+def jobs(session: Session, actor: User, *, now: datetime) -> list[JobStatus]:
+    _require_admin(actor)
+    leases = {row.name: row for row in session.scalars(select(JobLease))}
+    out = []
+    for name, spec in JOBS.items():
+        row = leases.get(name)
+        finished = row.last_finished_at if row else None
+        late = finished is None or now - finished > timedelta(seconds=3 * spec.interval_seconds)
+        out.append(JobStatus(name, spec.description, spec.interval_seconds,
+                             row.last_started_at if row else None, finished,
+                             row.last_result if row else None, late))
+    return out
+
+
+def mail_counts(session: Session, actor: User, *, now: datetime) -> MailCounts:
+    _require_admin(actor)
+    by_status: dict[str, int] = {status: n for status, n in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+    sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == "sent", OutboxMessage.sent_at >= now - timedelta(days=1))) or 0
+    return MailCounts(by_status.get("pending", 0), by_status.get("failed", 0), int(sent))
+
+
+def failed_mail(session: Session, actor: User) -> list[OutboxMessage]:
+    _require_admin(actor)
+    return outbox.failed_messages(session)
+
+
+def retry_failed_mail(session: Session, actor: User, *, now: datetime, ids: Sequence[int] | None = None) -> int:
+    """Queue failed messages again (``ids=None``: all of them); returns how many. One transaction."""
+    _require_admin(actor)
+    count = outbox.retry(session, now=now, ids=ids)
+    if count:
+        audit.record(session, "mail.retry", now=now, actor=actor,
+                     after={"count": count, "ids": sorted(ids) if ids is not None else "all"})
+    return count
