@@ -7,7 +7,7 @@ and "not yet open for booking".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -80,14 +80,18 @@ def day_cells(
     existing: Sequence[Occupied],
     now: datetime,
     group_class: str,
+    keep: Callable[[datetime, str | None], bool] | None = None,
 ) -> list[Cell]:
-    """The cells of one room on one local day."""
+    """The cells of one room on one local day (only those ``keep(start, slot_code)`` accepts:
+    search asks for evenings and should not pay for the mornings)."""
     closed = cal.closed_reason(day, room.related)
     window = window_for(room.windows, group_class)
     window_open = window.is_open(day, local_day(now, cal.tz))
     opens = window.opens_on(day)
     cells = []
     for start, end, code in _spans(room, cal, day):
+        if keep is not None and not keep(start, code):
+            continue
         ids: tuple[int, ...] = ()
         if closed:
             state, rja, ren = CellState.CLOSED, closed.label_ja, closed.label_en

@@ -106,10 +106,10 @@ def find_conflicts(
     *, ignore_booking: int | None = None,
 ) -> list[Occupied]:
     """Active holds that share a unit with ``units`` and overlap ``[start, end)``."""
-    want = TimeRange(start, end)
+    # plain comparisons, not TimeRange objects: search calls this for every cell of a month
     return [
         o for o in existing
-        if o.booking_id != ignore_booking and o.units & units and want.overlaps(TimeRange(o.start, o.end))
+        if o.start < end and start < o.end and o.booking_id != ignore_booking and not units.isdisjoint(o.units)
     ]
 
 

@@ -26,6 +26,7 @@ Choices that subscribed clients depend on (see ``shared/context/ICAL-CHECKLIST.m
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -115,22 +116,28 @@ def _label(status: str, language: str) -> str:
     return status_label(status, language)
 
 
-def _base_event(b: Booking, base_url: str) -> icalendar.Event:
+# An event is first a tuple of (property, value) pairs: cheap to compute and hashable, so the
+# expensive part (icalendar building and folding the event) is cached on its exact content.
+# A feed polled hourly by many subscribers re-renders only the events that changed.
+Fields = tuple[tuple[str, Any], ...]
+
+
+def _base_fields(b: Booking, base_url: str) -> list[tuple[str, Any]]:
     tz = _tz(b)
-    ev = icalendar.Event()
-    ev.add("uid", event_uid(b.uid, base_url))
-    ev.add("dtstamp", b.updated_at)
-    ev.add("created", b.created_at)
-    ev.add("last-modified", b.updated_at)
-    ev.add("sequence", b.sequence)
-    ev.add("dtstart", b.start_at.astimezone(tz))
-    ev.add("dtend", b.end_at.astimezone(tz))
-    ev.add("status", ical_status(b.status))
-    ev.add("transp", "OPAQUE")
-    return ev
+    return [
+        ("uid", event_uid(b.uid, base_url)),
+        ("dtstamp", b.updated_at),
+        ("created", b.created_at),
+        ("last-modified", b.updated_at),
+        ("sequence", b.sequence),
+        ("dtstart", b.start_at.astimezone(tz)),
+        ("dtend", b.end_at.astimezone(tz)),
+        ("status", ical_status(b.status)),
+        ("transp", "OPAQUE"),
+    ]
 
 
-def public_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+def public_fields(b: Booking, language: str, base_url: str) -> Fields:
     """A busy block: "予約済み (Booked)" or the group's public name, and the room.
 
     ``language`` is "ja", "en" or "both" (the default of public feeds: bilingual
@@ -140,20 +147,20 @@ def public_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
     group = b.group
     who = clean_text(group.name) if group is not None and group.public_name else BOOKED[language]
     room = _room_name(b, names_lang)
-    ev = _base_event(b, base_url)
-    ev.add("summary", f"{who} — {room}" if who else room)
-    ev.add("location", f"{room}, {_facility_name(b, names_lang)}")
+    fields = _base_fields(b, base_url)
+    fields.append(("summary", f"{who} — {room}" if who else room))
+    fields.append(("location", f"{room}, {_facility_name(b, names_lang)}"))
     if group is not None and group.public_purpose and clean_text(b.purpose):
-        ev.add("description", clean_text(b.purpose))
-    ev.add("class", "PUBLIC")
-    return ev
+        fields.append(("description", clean_text(b.purpose)))
+    fields.append(("class", "PUBLIC"))
+    return tuple(fields)
 
 
 def _local(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+def private_fields(b: Booking, language: str, base_url: str) -> Fields:
     """Full details for the group's own members: room, address, purpose, status, deadline, link."""
     lang = "en" if language == "en" else "ja"
     tz = _tz(b)
@@ -179,13 +186,36 @@ def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
         lines.append(f"{'Fee' if en else '使用料'}: {b.fee_total:,} {'yen' if en else '円'}")
     lines.append(f"{'Booking no.' if en else '受付番号'}: {b.id}")
     lines.append(url)
-    ev = _base_event(b, base_url)
-    ev.add("summary", summary)
-    ev.add("location", ", ".join(x for x in (f"{facility} {room}", address) if x))
-    ev.add("description", "\n".join(lines))
-    ev.add("url", url)
-    ev.add("class", "PRIVATE")
+    fields = _base_fields(b, base_url)
+    fields += [
+        ("summary", summary),
+        ("location", ", ".join(x for x in (f"{facility} {room}", address) if x)),
+        ("description", "\n".join(lines)),
+        ("url", url),
+        ("class", "PRIVATE"),
+    ]
+    return tuple(fields)
+
+
+def _event(fields: Fields) -> icalendar.Event:
+    ev = icalendar.Event()
+    for name, value in fields:
+        ev.add(name, value)
     return ev
+
+
+@functools.lru_cache(maxsize=20_000)
+def _event_bytes(fields: Fields) -> bytes:
+    data: Any = _event(fields).to_ical()
+    return bytes(data)
+
+
+def public_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+    return _event(public_fields(b, language, base_url))
+
+
+def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
+    return _event(private_fields(b, language, base_url))
 
 
 @dataclass(frozen=True)
@@ -234,13 +264,23 @@ def build_feed(bookings: Iterable[Booking], info: FeedInfo, *, private: bool, la
     """A subscription feed (METHOD:PUBLISH) with one VEVENT per booking, in the given order."""
     rows = list(bookings)
     cal = _calendar("PUBLISH", info)
-    make = private_event if private else public_event
-    for b in rows:
-        cal.add_component(make(b, language, base_url))
-    if not rows:
-        # a VTIMEZONE for the announced zone even when empty, so X-WR-TIMEZONE has a definition
-        cal.add_component(icalendar.Timezone.from_tzid(CALENDAR_TZ))
-    return _finish(cal, _latest(rows))
+    fields = private_fields if private else public_fields
+    latest = _latest(rows)
+    last_date = latest + timedelta(days=366) if latest is not None and latest >= date(2037, 1, 1) else None
+    frame = bytes(cal.to_ical())
+    end = b"END:VCALENDAR\r\n"
+    assert frame.endswith(end)
+    # the VTIMEZONEs first (for the announced zone even when empty, so X-WR-TIMEZONE has a definition)
+    zones = b"".join(_timezone_bytes(tzid, last_date) for tzid in sorted({_tz(b).key for b in rows} | {CALENDAR_TZ}))
+    events = b"".join(_event_bytes(fields(b, language, base_url)) for b in rows)
+    return frame[: -len(end)] + zones + events + end
+
+
+@functools.lru_cache(maxsize=64)
+def _timezone_bytes(tzid: str, last_date: date | None) -> bytes:
+    tz = icalendar.Timezone.from_tzid(tzid, last_date=last_date) if last_date else icalendar.Timezone.from_tzid(tzid)
+    data: Any = tz.to_ical()
+    return bytes(data)
 
 
 def booking_ics(booking: Booking, *, language: str, base_url: str) -> bytes:

@@ -6,7 +6,7 @@ sides), then the domain core computes cells per room in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -45,6 +45,7 @@ def _facility_rooms(facility: Facility) -> FacilityRooms:
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
     room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
+    keep: Callable[[datetime, str | None], bool] | None = None,
 ) -> FacilityView:
     """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive
     (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January")."""
@@ -79,7 +80,7 @@ def facility_availability(
         cells_by_day = {}
         for d in days:
             mine = {id(o): o for u in rules.units for o in by_unit_day.get((u, d), ())}
-            cells_by_day[d] = day_cells(rules, cal, d, list(mine.values()), now, group_class)
+            cells_by_day[d] = day_cells(rules, cal, d, list(mine.values()), now, group_class, keep)
         rows.append(RoomRow(room, rules, cells_by_day))
     return FacilityView(facility, cal, rows)
 
@@ -130,13 +131,20 @@ class SearchHit:
 _SLOT_HOURS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 
 
-def _matches_slot(cell: Cell, codes: Sequence[str], tz: str) -> bool:
+def _slot_filter(codes: Sequence[str], tz: str) -> Callable[[datetime, str | None], bool] | None:
+    """Which cells search keeps: slots by code, free-time steps by the part of the day they start in."""
     if not codes:
-        return True
-    if cell.slot_code is not None:
-        return cell.slot_code in codes
-    hour = cell.start.astimezone(FacilityCalendar(tz, {}).zone).hour
-    return any(_SLOT_HOURS.get(c, (-1, -1))[0] <= hour < _SLOT_HOURS.get(c, (-1, -1))[1] for c in codes)
+        return None
+    zone = FacilityCalendar(tz, {}).zone
+    hours = [_SLOT_HOURS[c] for c in codes if c in _SLOT_HOURS]
+
+    def keep(start: datetime, slot_code: str | None) -> bool:
+        if slot_code is not None:
+            return slot_code in codes
+        hour = start.astimezone(zone).hour
+        return any(a <= hour < b for a, b in hours)
+
+    return keep
 
 
 def search(session: Session, filters: SearchFilters, *, now: datetime, group_class: str) -> list[SearchHit]:
@@ -160,12 +168,11 @@ def search(session: Session, filters: SearchFilters, *, now: datetime, group_cla
         if not rooms:
             continue
         view = facility_availability(session, facility, filters.first, last, now=now, group_class=group_class,
-                                     room_ids=rooms, weekdays=filters.weekdays)
+                                     room_ids=rooms, weekdays=filters.weekdays,
+                                     keep=_slot_filter(filters.slot_codes, facility.timezone))
         for row in view.rows:
             for cells in row.days.values():
-                for c in cells:
-                    if c.state == CellState.FREE and _matches_slot(c, filters.slot_codes, view.calendar.tz):
-                        hits.append(SearchHit(row.room, c))
+                hits.extend(SearchHit(row.room, c) for c in cells if c.state == CellState.FREE)
     hits.sort(key=lambda h: (h.cell.start, h.room.facility.sort_order, h.room.sort_order))
     return hits[: filters.limit]
 
