@@ -42,8 +42,15 @@ class Defaults:
     SMTP_TIMEOUT = 20
     FEED_DAYS_BACK = 30
     BOOKING_HORIZON_DAYS = 400
-    REMINDER_OFFSETS_HOURS = (72, 24)
-    CLAIM_REMINDER_HOURS = 48
+    REMINDER_OFFSETS_HOURS = (72, 24)  # reminders before use, hours before the start
+    CLAIM_REMINDER_HOURS = 48  # reminder before a provisional booking's claim deadline
+    MAIL_SINK_DIR: str | None = None  # without SMTP_HOST: mail is written here (default instance/mail)
+    MAIL_BATCH_SIZE = 50  # messages per deliver-mail run
+    MAIL_MAX_ATTEMPTS = 8  # then the message is "failed" (admin page / `flask mail retry`)
+    MAIL_BACKOFF_MINUTES = 1  # first retry delay; doubles per attempt (1, 2, 4, 8 … minutes)
+    JOB_BATCH_SIZE = 500  # bookings per UPDATE in the scheduler's jobs
+    JOB_LEASE_SECONDS = 300  # a crashed scheduler's job lease expires after this
+    API_RATE_LIMIT = "600 per minute"  # API requests per client address
     # Set by tests and `jobs run --now`: an ISO instant the app treats as "now".
     FIXED_NOW: str | None = None
 
