@@ -79,3 +79,25 @@ class Membership(db.Model):  # type: ignore[name-defined,misc]
 
     user: Mapped[User] = relationship(back_populates="memberships")
     group: Mapped[Group] = relationship(back_populates="memberships")
+
+
+class GroupInvitation(db.Model):  # type: ignore[name-defined,misc]
+    """An emailed invitation to join a group, for an address without an account.
+
+    The link carries a secret; only its SHA-256 is stored. Whoever opens it while
+    logged in (after signing up, typically) joins, which proves they read that mailbox.
+    """
+
+    __tablename__ = "group_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+    group: Mapped[Group] = relationship()

@@ -4,29 +4,32 @@ Staff register, suspend and renew groups elsewhere; here a group starts as
 ``applied`` with its creator as representative. Every change writes an audit
 event with the group's id. Functions flush, never commit.
 
-Invitations: there is no invitations table (and no schema change now), so a
-representative can only add people who already have an account; for an
-unknown address the answer is "ask them to sign up first". This does tell a
-representative whether an address has an account; only representatives can
-ask, one address at a time, and every attempt that adds someone is audited.
+Adding a member by email: an existing account is added at once and told by mail;
+an address without an account gets an invitation mail with a one-time link (valid
+14 days) that makes whoever opens it while logged in a member. The representative
+learns whether an address has an account; only representatives can ask, one address
+at a time, and every addition and invitation is audited.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
 from ..domain.errors import DomainError, RuleFailure
-from ..models import Group, Membership, User
+from ..models import Group, GroupInvitation, Membership, User
 from ..models.group import GROUP_KINDS
 from . import audit, notify
 from .accounts import check_email, find_by_email, normalize_email
 from .permissions import Forbidden, NotFound
 
+INVITATION_VALID_FOR = timedelta(days=14)
 REPRESENTATIVE = "representative"
 MEMBER = "member"
 
@@ -141,8 +144,17 @@ def _drop(session: Session, m: Membership) -> None:
     session.expire(user, ["memberships"])
 
 
+class NoAccount(Exception):
+    """No account has this address: invite it instead (``invite_by_email``)."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(email)
+        self.email = email
+
+
 def add_member(session: Session, group: Group, actor: User, email: str, *, now: datetime) -> Membership:
-    """The representative adds an existing account by email; they get a notice mail."""
+    """The representative adds an existing account by email; they get a notice mail.
+    Raises ``NoAccount`` for an address without an account."""
     _require_representative(group, actor)
     email = normalize_email(email)
     failures = check_email(email)
@@ -150,11 +162,12 @@ def add_member(session: Session, group: Group, actor: User, email: str, *, now: 
         raise DomainError(failures)
     with write_transaction(session):
         user = find_by_email(session, email)
-        if user is None or not user.active:
+        if user is not None and not user.active:
             raise DomainError(_fail(
-                "no_account", "このメールアドレスのアカウントはまだありません。先に新規登録をしてもらい、その後もう一度追加してください。",
-                "There is no account with this email address yet. Ask them to sign up first, then add them again.",
-                "email"))
+                "inactive_account", "このメールアドレスのアカウントは現在利用できません。窓口にお問い合わせください。",
+                "The account with this email address is not active. Please contact the front desk.", "email"))
+        if user is None:
+            raise NoAccount(email)
         if _membership(group, user.id) is not None:
             raise DomainError(_fail("already_member", "この方は既にメンバーです。",
                                     "This person is already a member.", "email"))
@@ -218,3 +231,60 @@ def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
         _drop(session, m)
         audit.record(session, "group.member_left", now=now, actor=user, group_id=group.id, before=before)
         session.flush()
+
+
+def _invitation_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_by_email(session: Session, group: Group, actor: User, email: str, *, now: datetime,
+                    base_url: str) -> GroupInvitation:
+    """Mail an invitation link to an address that has no account yet."""
+    _require_representative(group, actor)
+    email = normalize_email(email)
+    failures = check_email(email)
+    if failures:
+        raise DomainError(failures)
+    token = secrets.token_urlsafe(32)
+    with write_transaction(session):
+        inv = GroupInvitation(group_id=group.id, email=email, token_hash=_invitation_hash(token),
+                              invited_by_id=actor.id, created_at=now, expires_at=now + INVITATION_VALID_FOR)
+        session.add(inv)
+        session.flush()
+        notify.queue_to_address(
+            session, "group_invite", email, actor.language, now=now, key=f"{group.id}:{inv.id}",
+            context={"group_id": group.id, "group_name": group.name, "invited_by": actor.display_name,
+                     "url": f"{base_url.rstrip('/')}/invitations/{token}"})
+        audit.record(session, "group.member_invited", now=now, actor=actor, group_id=group.id,
+                     after={"invitation_id": inv.id})
+        session.flush()
+    return inv
+
+
+def find_invitation(session: Session, token: str, *, now: datetime) -> GroupInvitation | None:
+    """The open invitation behind ``token``: not accepted and not expired."""
+    inv = session.scalar(select(GroupInvitation).where(GroupInvitation.token_hash == _invitation_hash(token or "")))
+    if inv is None or inv.accepted_at is not None or inv.expires_at <= now:
+        return None
+    return inv
+
+
+def accept_invitation(session: Session, token: str, user: User, *, now: datetime) -> Group:
+    """``user`` joins the invitation's group as a member; the link is used up."""
+    with write_transaction(session):
+        inv = find_invitation(session, token, now=now)
+        if inv is None:
+            raise DomainError(_fail(
+                "invitation_invalid", "この招待のリンクは無効か、期限が切れているか、既に使われています。代表者にもう一度招待してもらってください。",
+                "This invitation link is invalid, expired or already used. Ask the representative to invite you again.",
+            ))
+        group = inv.group
+        inv.accepted_at, inv.accepted_by_id = now, user.id
+        if _membership(group, user.id) is None:
+            session.add(Membership(user=user, group=group, role=MEMBER))
+            audit.record(session, "group.member_joined", now=now, actor=user, group_id=group.id,
+                         after={"user_id": user.id, "role": MEMBER, "invitation_id": inv.id})
+        session.flush()
+        session.expire(group, ["memberships"])
+        session.expire(user, ["memberships"])
+    return group

@@ -69,3 +69,15 @@ def queue_to_user(session: Session, kind: str, user: User, *, now: datetime, key
                         context=context, status="pending", attempts=0, next_attempt_at=now, created_at=now)
     session.add(msg)
     return msg
+
+
+def queue_to_address(session: Session, kind: str, email: str, language: str, *, now: datetime, key: str,
+                     context: dict[str, Any]) -> OutboxMessage | None:
+    """Mail to an address that has no account (group invitations)."""
+    dedupe = f"{kind}:{key}"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe)):
+        return None
+    msg = OutboxMessage(dedupe_key=dedupe, kind=kind, recipient=email, language=language,
+                        context=context, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+    session.add(msg)
+    return msg

@@ -66,6 +66,7 @@ class SignupForm(FlaskForm):
     password = PasswordField(_l("パスワード（10文字以上）"),
                              validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD, max=accounts.MAX_PASSWORD)])
     language = SelectField(_l("表示言語"), choices=LANGUAGE_CHOICES, default="ja")
+    next = HiddenField()
     submit = SubmitField(_l("登録する"))
 
 
@@ -119,6 +120,7 @@ def signup():  # type: ignore[no-untyped-def]
     form = SignupForm()
     if request.method == "GET":
         form.language.data = lang()
+        form.next.data = safe_next(request.args.get("next"), default="")
     if form.validate_on_submit():
         try:
             user = accounts.sign_up(_db(), email=form.email.data or "", display_name=form.display_name.data or "",
@@ -132,7 +134,7 @@ def signup():  # type: ignore[no-untyped-def]
             session["language"] = user.language
             login_user(user)
             flash(_("登録しました。ようこそ！"), "success")
-            return redirect(url_for("groups.my_groups"))
+            return redirect(safe_next(form.next.data, default=url_for("groups.my_groups")))
     elif form.is_submitted():
         flash_form_errors(form)
     return render_template("auth/signup.html", form=form), 422 if form.errors else 200

@@ -6,7 +6,7 @@ nothing), member management is for the representative (403 otherwise).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -69,7 +69,7 @@ class GroupApplicationForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(_l("追加する人のメールアドレス"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("追加・招待する人のメールアドレス"), validators=[DataRequired(), Length(max=254)])
     submit = SubmitField(_l("メンバーに追加"))
 
 
@@ -159,7 +159,17 @@ def invite(group_id: int):  # type: ignore[no-untyped-def]
         flash_form_errors(form)
         return _render_group(group, form, 422)
     try:
-        m = group_service.add_member(_db(), group, _me(), form.email.data or "", now=utcnow())
+        try:
+            m = group_service.add_member(_db(), group, _me(), form.email.data or "", now=utcnow())
+        except group_service.NoAccount as no_account:
+            db.session.rollback()
+            group = _load(group_id)
+            group_service.invite_by_email(_db(), group, _me(), no_account.email, now=utcnow(),
+                                          base_url=str(current_app.config["BASE_URL"]))
+            db.session.commit()
+            flash(_("%(email)s に招待メールを送りました。メールのリンクから登録すると、この団体のメンバーになります（14日間有効）。",
+                    email=no_account.email), "success")
+            return redirect(url_for("groups.detail", group_id=group_id))
     except (NotFound, Forbidden) as exc:
         return _domain_failure(group, exc)
     except DomainError as exc:
@@ -170,6 +180,32 @@ def invite(group_id: int):  # type: ignore[no-untyped-def]
     name = m.user.display_name
     db.session.commit()
     flash(_("%(name)sさんをメンバーに追加しました。", name=name), "success")
+    return redirect(url_for("groups.detail", group_id=group_id))
+
+
+@bp.get("/invitations/<token>")
+def invitation(token: str):  # type: ignore[no-untyped-def]
+    """The link from an invitation mail: join (logged in), or log in / sign up first."""
+    inv = group_service.find_invitation(_db(), token, now=utcnow())
+    if inv is None:
+        return render_template("groups/invitation.html", invitation=None, form=ConfirmForm()), 404
+    return render_template("groups/invitation.html", invitation=inv, form=ConfirmForm(), here=request.path)
+
+
+@bp.post("/invitations/<token>")
+@login_required
+def accept_invitation(token: str):  # type: ignore[no-untyped-def]
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        group = group_service.accept_invitation(_db(), token, _me(), now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message(lang()), "error")
+        return render_template("groups/invitation.html", invitation=None, form=ConfirmForm()), 404
+    group_id = group.id
+    db.session.commit()
+    flash(_("団体に参加しました。"), "success")
     return redirect(url_for("groups.detail", group_id=group_id))
 
 

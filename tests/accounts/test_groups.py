@@ -97,16 +97,56 @@ def test_representative_adds_an_existing_account_who_is_told(client, session) ->
     assert again.status_code == 422 and "既にメンバーです" in again.get_data(as_text=True)
 
 
-def test_adding_an_unknown_email_asks_them_to_sign_up_first(client, session) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_email_is_invited_and_joins_by_the_link_after_signing_up(client, session) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from reservations.models import GroupInvitation
+
     rep = make_user(email="rep@example.jp")
     group = make_group(rep)
     session.commit()
     login(client, "rep@example.jp")
-    res = client.post(f"/groups/{group.id}/members", data={"email": "stranger@example.jp"})
-    assert res.status_code == 422
-    html = res.get_data(as_text=True)
-    assert "先に新規登録" in html and 'value="stranger@example.jp"' in html
-    assert len(session.scalars(select(Membership).where(Membership.group_id == group.id)).all()) == 1
+    res = client.post(f"/groups/{group.id}/members", data={"email": "Stranger@example.jp"}, follow_redirects=True)
+    assert res.status_code == 200 and "招待メールを送りました" in res.get_data(as_text=True)
+    mail = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "group_invite"))
+    assert mail.recipient == "stranger@example.jp" and mail.context["group_name"] == group.name
+    url = mail.context["url"]
+    assert url.startswith("http://localhost/invitations/")
+    path = url.removeprefix("http://localhost")
+    token = path.rsplit("/", 1)[1]
+    inv = session.scalar(select(GroupInvitation))
+    assert inv.token_hash != token and len(token) >= 43  # only a hash is stored; 256-bit secret
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "group.member_invited")).group_id == group.id
+    client.post("/logout")
+
+    # not logged in: the page offers sign-up that comes back here
+    page = client.get(path)
+    assert page.status_code == 200 and group.name in page.get_data(as_text=True)
+    signup = client.post("/signup", data={"email": "stranger@example.jp", "display_name": "新人",
+                                          "password": "long enough password", "language": "ja", "next": path})
+    assert signup.status_code == 302 and signup.headers["Location"].endswith(path)
+    joined = client.post(path, follow_redirects=True)
+    assert "団体に参加しました" in joined.get_data(as_text=True)
+    newcomer = session.scalar(select(Membership).where(Membership.group_id == group.id, Membership.role == "member"))
+    assert newcomer is not None and newcomer.user.email == "stranger@example.jp"
+    # the link is used up; an expired one is refused too
+    assert client.get(path).status_code == 404
+    assert client.post(path).status_code == 404
+    other = group_service.invite_by_email(session, group, rep, "late@example.jp", now=NOW - timedelta(days=15),
+                                          base_url="http://localhost")
+    session.commit()
+    assert group_service.find_invitation(session, "whatever", now=NOW) is None
+    assert other.expires_at < NOW
+
+
+def test_only_the_representative_invites(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep, member = make_user(), make_user(email="mem@example.jp")
+    group = make_group(rep, member)
+    session.commit()
+    with pytest.raises(group_service.Forbidden):
+        group_service.invite_by_email(session, group, member, "x@example.jp", now=NOW, base_url="http://localhost")
+    login(client, "mem@example.jp")
+    assert client.post(f"/groups/{group.id}/members", data={"email": "x@example.jp"}).status_code == 403
     assert session.scalar(select(OutboxMessage)) is None
 
 
