@@ -673,6 +673,28 @@ def log():  # type: ignore[no-untyped-def]
                            first=first, last=last, args=args, **_common(facility))
 
 
+# --- utilization ----------------------------------------------------------------------------
+
+
+@bp.get("/utilization")
+@staff_required
+def utilization():  # type: ignore[no-untyped-def]
+    """Booked share of each room's bookable hours for a month, as bars and as a table."""
+    from ..services import reports
+
+    facility = _facility()
+    today = local_day(utcnow(), facility.timezone)
+    try:
+        first = date.fromisoformat((request.args.get("month") or "") + "-01")
+    except ValueError:
+        first = today.replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    report = reports.utilization(_db(), me(), facility, first, last)
+    prev_month = (first - timedelta(days=1)).replace(day=1)
+    return render_template("desk/utilization.html", report=report, month=first, prev_month=prev_month,
+                           next_month=last + timedelta(days=1), **_common(facility))
+
+
 def fmt_instant(value: datetime, tz: str = "Asia/Tokyo") -> str:
     from zoneinfo import ZoneInfo
 

@@ -116,6 +116,7 @@ PAGES: dict[str | None, list[str]] = {
     "member@example.jp": ["/my/bookings", "/bookings/{booking}", "/book?room={room}&date=2026-12-15&slot=evening",
                           "/profile", "/groups", "/groups/{group}", "/groups/new"],
     "staff@example.jp": ["/desk/", "/desk/approvals", "/desk/claims", "/desk/sheet", "/desk/bookings/{booking}",
+                         "/desk/utilization",
                          "/desk/groups", "/desk/closures", "/desk/log"],
     "admin@example.jp": ["/admin/", "/admin/system", "/admin/users", "/admin/facilities/{facility}",
                          "/admin/facilities/{facility}/rooms/{room}"],
