@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -53,8 +52,9 @@ from ..services import availability as avail
 from ..services import bookings as svc
 from ..services.mapping import FacilityRooms
 from ..services.permissions import Forbidden, NotFound
-from .forms_util import apply_domain_error
+from .forms_util import DayField, apply_domain_error
 from .i18n import lang
+from .safety import parse_day
 
 bp = Blueprint("booking", __name__)
 
@@ -149,11 +149,6 @@ def today_in(tz: str = "Asia/Tokyo", now: datetime | None = None) -> date:
     return local_day(now or utcnow(), tz)
 
 
-def parse_day(value: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
 
 
 def best_group_class(user: User | None, today: date) -> str:
@@ -352,8 +347,8 @@ class SearchForm(FlaskForm):
     capacity = IntegerField(_l("人数（以上）"), validators=[Optional(), NumberRange(min=1, max=1000)])
     equipment = SelectMultipleField(_l("設備"), choices=[], widget=ListWidget(prefix_label=False),
                                     option_widget=CheckboxInput(), validate_choice=False)
-    date_from = DateField(_l("開始日"), validators=[Optional()])
-    date_to = DateField(_l("終了日"), validators=[Optional()])
+    date_from = DayField(_l("開始日"), validators=[Optional()])
+    date_to = DayField(_l("終了日"), validators=[Optional()])
     weekdays = SelectMultipleField(_l("曜日"), choices=[], widget=ListWidget(prefix_label=False),
                                    option_widget=CheckboxInput(), validate_choice=False)
     slot = SelectMultipleField(_l("時間帯"), choices=[], widget=ListWidget(prefix_label=False),
@@ -414,7 +409,7 @@ def search():  # type: ignore[no-untyped-def]
 
 class BookingForm(FlaskForm):
     room = HiddenField()
-    date = DateField(_l("利用日"), validators=[InputRequired(message=_l("利用日を入力してください。"))])
+    date = DayField(_l("利用日"), validators=[InputRequired(message=_l("利用日を入力してください。"))])
     slot = SelectField(_l("時間区分"), choices=[], validate_choice=False)
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
@@ -427,7 +422,7 @@ class BookingForm(FlaskForm):
     extras = SelectMultipleField(_l("付帯設備"), choices=[], widget=ListWidget(prefix_label=False),
                                  option_widget=CheckboxInput(), validate_choice=False)
     repeat = RadioField(_l("繰り返し"), choices=[], default="none", validate_choice=False)
-    repeat_until = DateField(_l("終了日（この日まで）"), validators=[Optional()])
+    repeat_until = DayField(_l("終了日（この日まで）"), validators=[Optional()])
     repeat_count = IntegerField(_l("回数"), validators=[
         Optional(), NumberRange(min=1, max=MAX_OCCURRENCES,
                                 message=_l("回数は1〜%(n)s回です。", n=MAX_OCCURRENCES))])

@@ -22,7 +22,6 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import (
-    DateField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -48,9 +47,9 @@ from ..services import desk as dsvc
 from ..services import registrations as rsvc
 from ..services.mapping import FacilityRooms, slot_scheme
 from ..services.permissions import Forbidden, NotFound
-from .forms_util import apply_domain_error
+from .forms_util import DayField, apply_domain_error
 from .i18n import lang
-from .safety import safe_next
+from .safety import parse_day, safe_next
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -100,10 +99,7 @@ def _int_arg(name: str) -> int | None:
 
 
 def _day_arg(default: date) -> date:
-    try:
-        return date.fromisoformat(request.args.get("day", ""))
-    except ValueError:
-        return default
+    return parse_day(request.args.get("day"), default)
 
 
 def _facility() -> Facility:
@@ -376,7 +372,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 class BehalfForm(FlaskForm):
     room_id = SelectField(_l("部屋"), coerce=int, validators=[InputRequired()])
-    day = DateField(_l("利用日"), validators=[InputRequired()])
+    day = DayField(_l("利用日"), validators=[InputRequired()])
     slot_code = SelectField(_l("時間区分"), validators=[Optional()])
     start = TimeField(_l("開始時刻（時間貸しの部屋）"), validators=[Optional()])
     end = TimeField(_l("終了時刻（時間貸しの部屋）"), validators=[Optional()])
@@ -455,7 +451,7 @@ def book():  # type: ignore[no-untyped-def]
 
 
 class RegisterForm(FlaskForm):
-    renewal_date = DateField(_l("次回更新日"), validators=[InputRequired()])
+    renewal_date = DayField(_l("次回更新日"), validators=[InputRequired()])
     exemption_code = SelectField(_l("減免区分"), validators=[Optional()])
     submit = SubmitField(_l("登録する"))
 
@@ -563,15 +559,15 @@ def group_suspend(group_id: int) -> Response:
 
 class ClosureForm(FlaskForm):
     room_id = SelectField(_l("対象"), coerce=int)
-    start_date = DateField(_l("開始日"), validators=[InputRequired()])
-    end_date = DateField(_l("終了日"), validators=[InputRequired()])
+    start_date = DayField(_l("開始日"), validators=[InputRequired()])
+    end_date = DayField(_l("終了日"), validators=[InputRequired()])
     reason_ja = StringField(_l("理由（日本語）"), validators=[InputRequired(), Length(max=300)])
     reason_en = StringField(_l("理由（英語）"), validators=[Optional(), Length(max=300)])
     submit = SubmitField(_l("休館を登録する"))
 
 
 class EmergencyForm(FlaskForm):
-    day = DateField(_l("休館する日"), validators=[InputRequired()])
+    day = DayField(_l("休館する日"), validators=[InputRequired()])
     reason_ja = StringField(_l("理由（日本語）"), default="暴風警報による臨時休館",
                             validators=[InputRequired(), Length(max=300)])
     reason_en = StringField(_l("理由（英語）"), default="Emergency closure (storm warning)",
@@ -657,10 +653,8 @@ def log():  # type: ignore[no-untyped-def]
     fid = _int_arg("facility")
 
     def parse(name: str) -> date | None:
-        try:
-            return date.fromisoformat(request.args.get(name, ""))
-        except ValueError:
-            return None
+        day = parse_day(request.args.get(name), date.min)
+        return None if day == date.min else day
 
     action = (request.args.get("action") or "")[:60]
     first, last = parse("first"), parse("last")
@@ -684,10 +678,7 @@ def utilization():  # type: ignore[no-untyped-def]
 
     facility = _facility()
     today = local_day(utcnow(), facility.timezone)
-    try:
-        first = date.fromisoformat((request.args.get("month") or "") + "-01")
-    except ValueError:
-        first = today.replace(day=1)
+    first = parse_day((request.args.get("month") or "") + "-01", today.replace(day=1))
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     report = reports.utilization(_db(), me(), facility, first, last)
     prev_month = (first - timedelta(days=1)).replace(day=1)

@@ -19,9 +19,13 @@ Usage in a view::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import flash
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import DateField
+from wtforms.validators import ValidationError
 
 from ..domain.errors import DomainError
 from .i18n import lang
@@ -74,3 +78,14 @@ def flash_form_errors(form: FlaskForm, *, language: str | None = None, category:
     """After a failed ``validate_on_submit``: one summary flash (the details sit beside the fields)."""
     if form.errors:
         flash(_pick(CHECK_FIELDS, language or lang()), category)
+
+
+class DayField(DateField):
+    """A date input that refuses days outside 2000–2099 with a message, before any view
+    computes "the day after" a year-9999 date and overflows."""
+
+    def pre_validate(self, form: Any) -> None:
+        from .safety import EARLIEST_DAY, LATEST_DAY
+
+        if self.data is not None and not (EARLIEST_DAY <= self.data <= LATEST_DAY):
+            raise ValidationError(str(_l("2000年から2099年までの日付を入力してください。")))

@@ -1,7 +1,8 @@
-"""Only ever redirect to a page of this site."""
+"""Input that must not hurt: redirects only to pages of this site, days only within a sane range."""
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 
@@ -20,3 +21,17 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+
+
+def parse_day(value: str | None, default: date) -> date:
+    """A ``YYYY-MM-DD`` from a query string, or ``default`` when it is missing, malformed or
+    outside 2000–2099 (a year 9999 would overflow the day after it)."""
+    try:
+        day = date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else default

@@ -1,0 +1,95 @@
+"""No page answers 500, whoever asks and whatever the query string says: every GET route of the
+web app, with the demo data, as each kind of user, with sensible and with nonsense parameters."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from reservations import create_app
+from reservations.extensions import db
+from tests.factories import NOW
+
+NONSENSE = ["", "?date=2026-13-45", "?date=%00", "?day=yesterday", "?facility=abc", "?facility=99999",
+            "?view=year&date=9999-12-31", "?month=2026-00", "?page=-1", "?page=99999999999999999999",
+            "?date_from=2027-01-01&date_to=2026-01-01&capacity=-5&weekdays=9&slot=night",
+            "?room=abc&date=2026-12-15&slot=nope", "?first=x&last=y&action=%27", "?next=//evil.example",
+            "?date_from=9999-12-30&date_to=9999-12-31&date=9999-12-31&day=9999-12-31&month=9999-12",
+            "?date=0001-01-01&day=0001-01-01&first=0001-01-01&last=9999-12-31"]
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Flask:
+    from reservations.demo import seed
+
+    path = tmp_path_factory.mktemp("no500") / "demo.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "no-500", "TESTING": False,
+        "RATELIMIT_ENABLED": False, "SMTP_HOST": None, "FIXED_NOW": NOW.isoformat(), "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        seed(db.session(), now=NOW, progress=lambda _: None)
+        db.session.commit()
+        db.session.remove()
+    return app
+
+
+def _get_urls(app: Flask) -> list[str]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or ()) or rule.endpoint == "static" or rule.rule.startswith("/api"):
+            continue
+        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = re.sub(r"<[^>]+>", "not-a-token", path)
+        urls.append(path)
+    return sorted(set(urls))
+
+
+@pytest.mark.parametrize("email", [None, "member@example.jp", "staff@example.jp", "admin@example.jp"])
+def test_no_get_route_answers_500(demo_app: Flask, email: str | None) -> None:
+    client = demo_app.test_client()
+    if email is not None:
+        r = client.post("/login", data={"email": email, "password": "naya-demo"})
+        assert r.status_code == 302
+    failures = []
+    for url in _get_urls(demo_app):
+        if url in ("/logout",):
+            continue
+        for query in NONSENSE:
+            r = client.get(url + query)
+            if r.status_code >= 500:
+                failures.append(f"{r.status_code} {url}{query}")
+    assert not failures, "\n".join(failures)
+
+
+EXTREME_DAYS = ["9999-12-31", "0001-01-01", "2026-02-30", "x"]
+POSTS = {
+    "member@example.jp": [("/book?room=1", {"room": "1", "date": "{d}", "slot": "evening", "group": "1",
+                                            "purpose": "x", "attendees": "5", "repeat": "weekly",
+                                            "until": "{d}", "preview": "1"}),
+                          ("/book?room=1", {"room": "1", "date": "{d}", "slot": "evening", "group": "1",
+                                            "purpose": "x", "attendees": "5"})],
+    "staff@example.jp": [("/desk/closures", {"room_id": "0", "start_date": "{d}", "end_date": "{d}",
+                                             "reason_ja": "点検"}),
+                         ("/desk/closures/emergency", {"day": "{d}", "reason_ja": "警報", "expected": "0"}),
+                         ("/desk/book", {"room": "1", "date": "{d}", "slot": "evening", "group": "1",
+                                         "purpose": "x", "attendees": "5"})],
+}
+
+
+@pytest.mark.parametrize("email", list(POSTS))
+def test_forms_with_extreme_dates_never_answer_500(demo_app: Flask, email: str) -> None:
+    client = demo_app.test_client()
+    assert client.post("/login", data={"email": email, "password": "naya-demo"}).status_code == 302
+    failures = []
+    for url, form in POSTS[email]:
+        for d in EXTREME_DAYS:
+            r = client.post(url, data={k: v.replace("{d}", d) for k, v in form.items()})
+            if r.status_code >= 500:
+                failures.append(f"{r.status_code} POST {url} date={d}")
+    assert not failures, "\n".join(failures)
