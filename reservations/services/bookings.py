@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..database import write_transaction
 from ..domain.calendar import local, local_day
@@ -33,7 +33,7 @@ from ..domain.lifecycle import (
 from ..domain.recurrence import RecurrenceSpec
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
-from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
+from ..models import Booking, BookingSeries, Facility, Group, OccupiedUnit, Room, User
 from . import audit, notify
 from .mapping import FacilityRooms, exemptions, facility_calendar, load_occupied
 from .permissions import Forbidden, is_member, require_staff_for, require_view
@@ -116,7 +116,9 @@ def plan_booking(
 ) -> Plan:
     """Check a request without writing anything: used for the price preview, the series preview
     and by :func:`create_booking` itself."""
-    room = session.get(Room, inp.room_id)
+    # the facility's rooms and their parts in two queries, not one per room (divisible rooms)
+    room = session.get(Room, inp.room_id, options=[
+        selectinload(Room.facility).selectinload(Facility.rooms).selectinload(Room.parts)])
     if room is None or not room.active:
         raise DomainError(_fail("room_not_found", "部屋が見つかりません。", "Room not found.", "room"))
     facility = room.facility
