@@ -61,14 +61,8 @@ def queue(
 
 def queue_to_user(session: Session, kind: str, user: User, *, now: datetime, key: str,
                   context: dict[str, Any]) -> OutboxMessage | None:
-    """Mail that is about an account rather than a booking (password reset, invitations)."""
-    dedupe = f"{kind}:{key}"
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe)):
-        return None
-    msg = OutboxMessage(dedupe_key=dedupe, kind=kind, recipient=user.email, language=user.language,
-                        context=context, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-    session.add(msg)
-    return msg
+    """Mail that is about an account rather than a booking (password reset, member added)."""
+    return queue_to_address(session, kind, user.email, user.language, now=now, key=key, context=context)
 
 
 def queue_to_address(session: Session, kind: str, email: str, language: str, *, now: datetime, key: str,

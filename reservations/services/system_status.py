@@ -19,7 +19,7 @@ from ..jobs.registry import JOBS
 from ..mail import outbox
 from ..models import JobLease, OutboxMessage, User
 from . import audit
-from .permissions import Forbidden
+from .permissions import require_admin
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,8 @@ class MailCounts:
     sent_last_day: int
 
 
-def _require_admin(actor: User) -> None:
-    if not actor.is_admin:
-        raise Forbidden
-
-
 def jobs(session: Session, actor: User, *, now: datetime) -> list[JobStatus]:
-    _require_admin(actor)
+    require_admin(actor)
     leases = {row.name: row for row in session.scalars(select(JobLease))}
     out = []
     for name, spec in JOBS.items():
@@ -60,7 +55,7 @@ def jobs(session: Session, actor: User, *, now: datetime) -> list[JobStatus]:
 
 
 def mail_counts(session: Session, actor: User, *, now: datetime) -> MailCounts:
-    _require_admin(actor)
+    require_admin(actor)
     by_status: dict[str, int] = {status: n for status, n in session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
     sent = session.scalar(select(func.count()).select_from(OutboxMessage).where(
@@ -69,13 +64,13 @@ def mail_counts(session: Session, actor: User, *, now: datetime) -> MailCounts:
 
 
 def failed_mail(session: Session, actor: User) -> list[OutboxMessage]:
-    _require_admin(actor)
+    require_admin(actor)
     return outbox.failed_messages(session)
 
 
 def retry_failed_mail(session: Session, actor: User, *, now: datetime, ids: Sequence[int] | None = None) -> int:
     """Queue failed messages again (``ids=None``: all of them); returns how many. One transaction."""
-    _require_admin(actor)
+    require_admin(actor)
     count = outbox.retry(session, now=now, ids=ids)
     if count:
         audit.record(session, "mail.retry", now=now, actor=actor,
