@@ -32,6 +32,7 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    INVITE_RATE_LIMIT = "30 per hour"  # adding/inviting members by email, per client address
     BASE_URL = "http://127.0.0.1:5000"
     MAIL_FROM = "Naya Plaza Reservations <no-reply@naya-plaza.example.jp>"
     SMTP_HOST: str | None = None  # None: mail goes to the console sink

@@ -19,7 +19,9 @@ NONSENSE = ["", "?date=2026-13-45", "?date=%00", "?day=yesterday", "?facility=ab
             "?date_from=2027-01-01&date_to=2026-01-01&capacity=-5&weekdays=9&slot=night",
             "?room=abc&date=2026-12-15&slot=nope", "?first=x&last=y&action=%27", "?next=//evil.example",
             "?date_from=9999-12-30&date_to=9999-12-31&date=9999-12-31&day=9999-12-31&month=9999-12",
-            "?date=0001-01-01&day=0001-01-01&first=0001-01-01&last=9999-12-31"]
+            "?date=0001-01-01&day=0001-01-01&first=0001-01-01&last=9999-12-31",
+            "?facility=%C2%B2&weekdays=%C2%B2&group=%C2%B2&room=%C2%B2",  # "²".isdigit() is true
+            "?facility=99999999999999999999&date_from=2026-12-01&date_to=2026-12-07"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_no_get_route_answers_500(demo_app: Flask, email: str | None) -> None:
 
 EXTREME_DAYS = ["9999-12-31", "0001-01-01", "2026-02-30", "x"]
 POSTS = {
-    "member@example.jp": [("/book?room=1", {"room": "1", "date": "{d}", "slot": "evening", "group": "1",
+    "member@example.jp": [("/book?room=1", {"room": "1", "date": "{d}", "slot": "evening", "group": "²",
                                             "purpose": "x", "attendees": "5", "repeat": "weekly",
                                             "until": "{d}", "preview": "1"}),
                           ("/book?room=1", {"room": "1", "date": "{d}", "slot": "evening", "group": "1",
@@ -93,3 +95,20 @@ def test_forms_with_extreme_dates_never_answer_500(demo_app: Flask, email: str) 
             if r.status_code >= 500:
                 failures.append(f"{r.status_code} POST {url} date={d}")
     assert not failures, "\n".join(failures)
+
+
+def test_api_refuses_days_outside_the_supported_range(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    for url in ("/api/v1/facilities/1/availability?date=9999-12-31",
+                "/api/v1/rooms/1/availability?from=0001-01-01&to=0001-01-02",
+                "/api/v1/search?from=9999-12-30&to=9999-12-31"):
+        r = client.get(url)
+        assert r.status_code == 400, url
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_admin_retry_with_a_strange_id_is_400(demo_app: Flask) -> None:
+    client = demo_app.test_client()
+    assert client.post("/login", data={"email": "admin@example.jp", "password": "naya-demo"}).status_code == 302
+    for raw in ("²", "9" * 30, "-1"):
+        assert client.post("/admin/system/mail/retry", data={"message_id": raw}).status_code == 400

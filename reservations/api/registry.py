@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from ..domain.calendar import EARLIEST_DAY, LATEST_DAY
 from .errors import ApiError
 
 PREFIX = "/api/v1"
@@ -150,9 +151,12 @@ def _parse(p: Param, raw: str) -> Any:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             raise _bad(p.name, "must be a date YYYY-MM-DD")
         try:
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError:
             raise _bad(p.name, "must be a date YYYY-MM-DD") from None
+        if not (EARLIEST_DAY <= day <= LATEST_DAY):
+            raise _bad(p.name, "must be a date from 2000-01-01 to 2099-12-31")
+        return day
     if p.kind == "datetime":
         from ..clock import parse_instant
 

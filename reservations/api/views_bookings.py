@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, url_for
 
 from ..clock import parse_instant, utcnow
-from ..domain.calendar import local_day
+from ..domain.calendar import EARLIEST_DAY, LATEST_DAY, local_day
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Status
 from ..domain.recurrence import RecurrenceSpec
@@ -71,10 +71,14 @@ def _date(value: Any, key: str, errs: list[dict[str, Any]]) -> date | None:
         errs.append(_field_error(key, "invalid_date", "must be a date YYYY-MM-DD"))
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         errs.append(_field_error(key, "invalid_date", "must be a date YYYY-MM-DD"))
         return None
+    if not (EARLIEST_DAY <= day <= LATEST_DAY):
+        errs.append(_field_error(key, "invalid_date", "must be a date from 2000-01-01 to 2099-12-31"))
+        return None
+    return day
 
 
 def _instant(data: dict[str, Any], key: str, errs: list[dict[str, Any]]) -> datetime | None:

@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+# The days the system deals in. Dates outside are input errors: a year 9999 would overflow
+# as soon as anything asks for the day after it.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+
 
 @lru_cache(maxsize=64)
 def _jp_holidays(year: int) -> dict[date, str]:

@@ -205,7 +205,9 @@ def _event(fields: Fields) -> icalendar.Event:
 
 
 @functools.lru_cache(maxsize=20_000)
-def _event_bytes(fields: Fields) -> bytes:
+def _event_bytes(fields: Fields, zone: str) -> bytes:
+    """``zone`` is part of the key only: aware datetimes in different zones compare (and hash)
+    equal, so without it a facility's new time zone would come back with the old TZID."""
     data: Any = _event(fields).to_ical()
     return bytes(data)
 
@@ -272,7 +274,7 @@ def build_feed(bookings: Iterable[Booking], info: FeedInfo, *, private: bool, la
     assert frame.endswith(end)
     # the VTIMEZONEs first (for the announced zone even when empty, so X-WR-TIMEZONE has a definition)
     zones = b"".join(_timezone_bytes(tzid, last_date) for tzid in sorted({_tz(b).key for b in rows} | {CALENDAR_TZ}))
-    events = b"".join(_event_bytes(fields(b, language, base_url)) for b in rows)
+    events = b"".join(_event_bytes(fields(b, language, base_url), _tz(b).key) for b in rows)
     return frame[: -len(end)] + zones + events + end
 
 

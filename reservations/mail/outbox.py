@@ -85,6 +85,8 @@ def deliver_one(session: Session, outbox_id: int, *, now: datetime, settings: Jo
         return "failed"
     mid = message_id(msg, settings.host)
     recipient = msg.recipient
+    # one-time links (password reset, invitation) must not outlive their mail in the outbox
+    scrubbed = {k: v for k, v in (msg.context or {}).items() if k != "url"} if "url" in (msg.context or {}) else None
     session.rollback()  # end the read transaction before talking to the server
     try:
         transport.send(email, outbox_id=outbox_id, sender=envelope_sender(settings), recipient=recipient)
@@ -98,8 +100,11 @@ def deliver_one(session: Session, outbox_id: int, *, now: datetime, settings: Jo
         log.error("mail #%s to %s failed after %s attempt(s): %s", outbox_id, recipient, attempts, why)
         _finish(session, outbox_id, owner, {"status": "failed", "attempts": attempts, "last_error": why})
         return "failed"
-    _finish(session, outbox_id, owner, {"status": "sent", "attempts": attempts, "sent_at": now,
-                                         "message_id": mid, "last_error": None})
+    done: dict[str, Any] = {"status": "sent", "attempts": attempts, "sent_at": now, "message_id": mid,
+                            "last_error": None}
+    if scrubbed is not None:
+        done["context"] = scrubbed
+    _finish(session, outbox_id, owner, done)
     return "sent"
 
 

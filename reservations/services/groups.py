@@ -17,8 +17,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -239,14 +240,28 @@ def _invitation_hash(token: str) -> str:
 
 def invite_by_email(session: Session, group: Group, actor: User, email: str, *, now: datetime,
                     base_url: str) -> GroupInvitation:
-    """Mail an invitation link to an address that has no account yet."""
+    """Mail an invitation link to an address that has no account yet.
+
+    Only registered groups invite (staff have seen the group's name, which the mail carries),
+    and an address has at most one open invitation per group: a new one replaces it."""
     _require_representative(group, actor)
+    if group.status != "registered":
+        raise DomainError(_fail(
+            "group_not_registered",
+            "招待メールを送れるのは登録済みの団体だけです。アカウントをお持ちの方は、登録前でも追加できます。",
+            "Only registered groups can send invitations. People who already have an account can be added now.",
+            "email"))
     email = normalize_email(email)
     failures = check_email(email)
     if failures:
         raise DomainError(failures)
     token = secrets.token_urlsafe(32)
     with write_transaction(session):
+        session.execute(
+            update(GroupInvitation)
+            .where(GroupInvitation.group_id == group.id, GroupInvitation.email == email,
+                   GroupInvitation.accepted_at.is_(None), GroupInvitation.expires_at > now)
+            .values(expires_at=now).execution_options(synchronize_session=False))
         inv = GroupInvitation(group_id=group.id, email=email, token_hash=_invitation_hash(token),
                               invited_by_id=actor.id, created_at=now, expires_at=now + INVITATION_VALID_FOR)
         session.add(inv)
@@ -256,7 +271,7 @@ def invite_by_email(session: Session, group: Group, actor: User, email: str, *, 
             context={"group_id": group.id, "group_name": group.name, "invited_by": actor.display_name,
                      "url": f"{base_url.rstrip('/')}/invitations/{token}"})
         audit.record(session, "group.member_invited", now=now, actor=actor, group_id=group.id,
-                     after={"invitation_id": inv.id})
+                     after={"invitation_id": inv.id, "email": email})
         session.flush()
     return inv
 
@@ -279,7 +294,16 @@ def accept_invitation(session: Session, token: str, user: User, *, now: datetime
                 "This invitation link is invalid, expired or already used. Ask the representative to invite you again.",
             ))
         group = inv.group
-        inv.accepted_at, inv.accepted_by_id = now, user.id
+        # the link is used up by whoever sets accepted_at first (also under PostgreSQL's
+        # concurrent transactions, where reading it above does not lock the row)
+        used: Any = session.execute(
+            update(GroupInvitation)
+            .where(GroupInvitation.id == inv.id, GroupInvitation.accepted_at.is_(None))
+            .values(accepted_at=now, accepted_by_id=user.id).execution_options(synchronize_session=False))
+        if used.rowcount != 1:
+            raise DomainError(_fail(
+                "invitation_invalid", "この招待のリンクは既に使われています。",
+                "This invitation link has already been used."))
         if _membership(group, user.id) is None:
             session.add(Membership(user=user, group=group, role=MEMBER))
             audit.record(session, "group.member_joined", now=now, actor=user, group_id=group.id,

@@ -417,7 +417,7 @@ def retry_mail() -> Response:
     raw = request.form.get("message_id")
     ids: list[int] | None = None
     if raw is not None:
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
             abort(400)
         ids = [int(raw)]
     count = system_status.retry_failed_mail(db.session(), me(), now=utcnow(), ids=ids)

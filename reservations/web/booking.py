@@ -151,6 +151,11 @@ def today_in(tz: str = "Asia/Tokyo", now: datetime | None = None) -> date:
 
 
 
+def _int_or_none(value: str | None) -> int | None:
+    """An id from a form field: ASCII digits only (``"²".isdigit()`` is true), and small."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
 def best_group_class(user: User | None, today: date) -> str:
     """'registered' when any of the user's groups is registered (earlier booking window)."""
     if user is None:
@@ -385,8 +390,8 @@ def search():  # type: ignore[no-untyped-def]
             filters = avail.SearchFilters(
                 first=first, last=last, min_capacity=form.capacity.data or 1,
                 equipment=tuple(e for e in (form.equipment.data or []) if e in equipment),
-                facility_ids=(int(fid),) if fid and fid.isdigit() else (),
-                weekdays=tuple(int(w) for w in (form.weekdays.data or []) if w.isdigit() and 0 <= int(w) <= 6),
+                facility_ids=(int(fid),) if fid and fid.isascii() and fid.isdigit() and len(fid) < 10 else (),
+                weekdays=tuple(int(w) for w in (form.weekdays.data or []) if w in ('0', '1', '2', '3', '4', '5', '6')),
                 slot_codes=tuple(s for s in (form.slot.data or []) if s in dict(SLOT_FILTERS)),
                 limit=200,
             )
@@ -518,7 +523,7 @@ def _input(form: BookingForm, room: Room, rules: RoomRules) -> svc.BookingInput 
     tz = room.facility.timezone
     day = form.date.data
     ok = True
-    inp = svc.BookingInput(room_id=room.id, group_id=int(form.group.data) if (form.group.data or "").isdigit() else None,
+    inp = svc.BookingInput(room_id=room.id, group_id=_int_or_none(form.group.data),
                            purpose=form.purpose.data or "", attendees=form.attendees.data or 0,
                            extras=list(form.extras.data or []), book_free_only=bool(form.book_free_only.data))
     if isinstance(rules.scheme, FixedSlots):
@@ -849,7 +854,7 @@ def my_bookings():  # type: ignore[no-untyped-def]
     form.status.choices = _choices(
         [("", _("すべて")), ("active", _("有効な予約（取消などを除く）"))]
         + [(s.value, status_label(s, language)) for s in Status])
-    gid = int(form.group.data) if (form.group.data or "").isdigit() else None
+    gid = _int_or_none(form.group.data)
     st = form.status.data or ""
     statuses: list[str] | None = None
     if st == "active":

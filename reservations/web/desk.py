@@ -95,7 +95,7 @@ class ActionForm(FlaskForm):
 
 def _int_arg(name: str) -> int | None:
     value = request.values.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _day_arg(default: date) -> date:
@@ -338,7 +338,7 @@ def approvals():  # type: ignore[no-untyped-def]
 def bulk_approve() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = [int(x) for x in request.form.getlist("booking_id") if x.isdigit() and len(x) < 10]
+    ids = [int(x) for x in request.form.getlist("booking_id") if x.isascii() and x.isdigit() and len(x) < 10]
     rows = [dsvc.staff_booking(_db(), me(), i) for i in ids]
     if not rows:
         flash(_("承認する予約を選んでください。"), "error")

@@ -41,6 +41,8 @@ bp = Blueprint("feeds", __name__)
 
 MAX_AGE = 3600
 _PRIVATE_IN_LOG = re.compile(r"/feeds/private/[^/\s?\"'#]+")
+# invitation links carry a one-time secret too, also URL-encoded inside a ``next=`` parameter
+_INVITATION_IN_LOG = re.compile(r"(/|%2F)invitations(/|%2F)[^/%\s?&\"'#]+", re.IGNORECASE)
 
 
 class MaskFeedTokens(logging.Filter):
@@ -51,8 +53,9 @@ class MaskFeedTokens(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is not ours to fix
             return True
-        if "/feeds/private/" in message:
-            record.msg = _PRIVATE_IN_LOG.sub("/feeds/private/***.ics", message)
+        if "/feeds/private/" in message or "invitations" in message:
+            message = _PRIVATE_IN_LOG.sub("/feeds/private/***.ics", message)
+            record.msg = _INVITATION_IN_LOG.sub(lambda m: f"{m.group(1)}invitations{m.group(2)}***", message)
             record.args = None
         return True
 

@@ -27,6 +27,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms.validators import ValidationError
 
+from ..domain.calendar import EARLIEST_DAY, LATEST_DAY
 from ..domain.errors import DomainError
 from .i18n import lang
 
@@ -85,7 +86,5 @@ class DayField(DateField):
     computes "the day after" a year-9999 date and overflows."""
 
     def pre_validate(self, form: Any) -> None:
-        from .safety import EARLIEST_DAY, LATEST_DAY
-
         if self.data is not None and not (EARLIEST_DAY <= self.data <= LATEST_DAY):
             raise ValidationError(str(_l("2000年から2099年までの日付を入力してください。")))

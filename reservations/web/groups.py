@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..clock import utcnow
 from ..domain.errors import DomainError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Group
 from ..models.group import GROUP_KINDS
 from ..services import groups as group_service
@@ -151,6 +151,7 @@ def detail(group_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/groups/<int:group_id>/members")
+@limiter.limit(lambda: current_app.config["INVITE_RATE_LIMIT"])
 @login_required
 def invite(group_id: int):  # type: ignore[no-untyped-def]
     group = _load(group_id)
@@ -189,7 +190,8 @@ def invitation(token: str):  # type: ignore[no-untyped-def]
     inv = group_service.find_invitation(_db(), token, now=utcnow())
     if inv is None:
         return render_template("groups/invitation.html", invitation=None, form=ConfirmForm()), 404
-    return render_template("groups/invitation.html", invitation=inv, form=ConfirmForm(), here=request.path)
+    return render_template("groups/invitation.html", invitation=inv, form=ConfirmForm(),
+                           here=url_for("groups.invitation", token=token))
 
 
 @bp.post("/invitations/<token>")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlsplit
 
+from ..domain.calendar import EARLIEST_DAY, LATEST_DAY
+
 
 def safe_next(target: str | None, default: str = "/") -> str:
     """``target`` when it is a path on this site, else ``default``.
@@ -21,10 +23,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
-
-
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2099, 12, 31)
 
 
 def parse_day(value: str | None, default: date) -> date:

@@ -187,3 +187,39 @@ def test_my_groups_lists_only_mine_with_status(client, session) -> None:  # type
     html = client.get("/groups").get_data(as_text=True)
     assert "わたしの団体" in html and "もう一つ" in html and "他人の団体" not in html
     assert "登録済み" in html and "登録停止" in html
+
+
+def test_invitations_only_from_registered_groups_and_one_open_link_per_address(client, session) -> None:  # type: ignore[no-untyped-def]
+    from reservations.models import GroupInvitation
+
+    rep = make_user(email="rep@example.jp")
+    applied = make_group(rep, status="applied", name="Click http://evil.example now")
+    registered = make_group(rep)
+    session.commit()
+    login(client, "rep@example.jp")
+    res = client.post(f"/groups/{applied.id}/members", data={"email": "victim@example.org"})
+    assert res.status_code == 422 and "登録済みの団体だけ" in res.get_data(as_text=True)
+    assert session.scalar(select(OutboxMessage)) is None
+    first = group_service.invite_by_email(session, registered, rep, "x@example.jp", now=NOW, base_url="http://h")
+    session.commit()
+    second = group_service.invite_by_email(session, registered, rep, "x@example.jp", now=NOW, base_url="http://h")
+    session.commit()
+    session.refresh(first)
+    assert first.expires_at == NOW and second.expires_at > NOW  # the older link no longer works
+    open_ones = session.scalars(select(GroupInvitation).where(GroupInvitation.expires_at > NOW)).all()
+    assert [i.id for i in open_ones] == [second.id]
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "group.member_invited")
+                            .order_by(AuditEvent.id)).all()[-1]
+    assert event.after["email"] == "x@example.jp"
+
+
+def test_invitation_tokens_are_masked_in_the_request_log() -> None:
+    import logging
+
+    from reservations.web.feeds import MaskFeedTokens
+
+    for line in ('"GET /invitations/AbC-123_xyz HTTP/1.1" 200',
+                 '"GET /login?next=%2Finvitations%2FAbC-123_xyz HTTP/1.1" 200'):
+        record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s", (line,), None)
+        MaskFeedTokens().filter(record)
+        assert "AbC-123_xyz" not in record.getMessage() and "***" in record.getMessage()

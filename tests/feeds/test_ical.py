@@ -182,3 +182,18 @@ def test_dtstart_round_trip_in_tokyo_across_dates() -> None:
         ev = cal.components("VEVENT")[0]
         assert rfc5545.event_time(cal, ev, "DTSTART") == start
         assert ev.value("DTSTART") == start.strftime("%Y%m%dT%H%M%S")
+
+
+def test_event_cache_tells_time_zones_apart() -> None:
+    """Aware datetimes in two zones can be equal; the cached event must still carry its own TZID."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reservations.feeds import ical
+
+    tokyo_start = datetime(2026, 12, 8, 18, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    seoul_start = tokyo_start.astimezone(ZoneInfo("Asia/Seoul"))
+    assert tokyo_start == seoul_start
+    a = ical._event_bytes((("uid", "x@h"), ("dtstart", tokyo_start)), "Asia/Tokyo")
+    b = ical._event_bytes((("uid", "x@h"), ("dtstart", seoul_start)), "Asia/Seoul")
+    assert b"TZID=Asia/Tokyo" in a and b"TZID=Asia/Seoul" in b
