@@ -68,7 +68,8 @@ def install_log_filter(logger_name: str = "werkzeug") -> None:
 
 @bp.record_once
 def _on_register(state: BlueprintSetupState) -> None:
-    install_log_filter()
+    install_log_filter()  # flask run
+    install_log_filter("gunicorn.access")  # gunicorn --access-logfile
 
 
 # --- helpers ----------------------------------------------------------------------------------------

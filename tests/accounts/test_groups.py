@@ -213,10 +213,13 @@ def test_invitations_only_from_registered_groups_and_one_open_link_per_address(c
     assert event.after["email"] == "x@example.jp"
 
 
-def test_invitation_tokens_are_masked_in_the_request_log() -> None:
+def test_invitation_tokens_are_masked_in_the_request_log(app) -> None:  # type: ignore[no-untyped-def]
     import logging
 
     from reservations.web.feeds import MaskFeedTokens
+
+    for name in ("werkzeug", "gunicorn.access"):  # flask run, and gunicorn's access log
+        assert any(isinstance(f, MaskFeedTokens) for f in logging.getLogger(name).filters), name
 
     for line in ('"GET /invitations/AbC-123_xyz HTTP/1.1" 200',
                  '"GET /login?next=%2Finvitations%2FAbC-123_xyz HTTP/1.1" 200'):
