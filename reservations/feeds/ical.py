@@ -212,10 +212,6 @@ def _event_bytes(fields: Fields, zone: str) -> bytes:
     return bytes(data)
 
 
-def public_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
-    return _event(public_fields(b, language, base_url))
-
-
 def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
     return _event(private_fields(b, language, base_url))
 

@@ -12,9 +12,7 @@ see ``User.get_id``) and spends every reset link still outstanding.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -26,6 +24,7 @@ from ..domain.errors import DomainError, RuleFailure
 from ..models import PasswordResetToken, User
 from ..passwords import check_password, hash_password
 from . import audit, notify
+from .secret_tokens import hash_secret, new_secret
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200  # argon2 hashes anything, but a megabyte "password" is only a way to burn CPU
@@ -120,10 +119,6 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def request_password_reset(session: Session, email: str, *, now: datetime,
                            link: Callable[[str], str]) -> str | None:
     """Queue a reset link for ``email`` if it belongs to an active account.
@@ -135,8 +130,8 @@ def request_password_reset(session: Session, email: str, *, now: datetime,
     user = find_by_email(session, email)
     if user is None or not user.active:
         return None
-    token = secrets.token_urlsafe(32)
-    digest = _token_hash(token)
+    token = new_secret()
+    digest = hash_secret(token)
     with write_transaction(session):
         session.add(PasswordResetToken(user_id=user.id, token_hash=digest, created_at=now,
                                        expires_at=now + RESET_VALID_FOR))
@@ -154,7 +149,7 @@ INVALID_LINK = _fail("reset_link_invalid",
 
 
 def valid_reset_token(session: Session, token: str, *, now: datetime) -> PasswordResetToken | None:
-    row = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token or "")))
+    row = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == hash_secret(token or "")))
     if row is None or row.used_at is not None or row.expires_at <= now or not row.user.active:
         return None
     return row

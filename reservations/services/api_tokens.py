@@ -6,8 +6,6 @@ this flushes and never commits.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -18,15 +16,12 @@ from ..domain.errors import DomainError, RuleFailure
 from ..models import ApiToken, User
 from . import audit
 from .permissions import NotFound
+from .secret_tokens import hash_secret, new_secret
 
 TOKEN_PREFIX = "npr_"  # noqa: S105  (not a secret: lets secret scanners and people recognise the token)
 MAX_NAME = 100
 MAX_ACTIVE_TOKENS = 20
 LAST_USED_RESOLUTION = timedelta(minutes=5)  # do not write on every request
-
-
-def hash_token(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def create_token(session: Session, user: User, *, name: str, now: datetime) -> tuple[ApiToken, str]:
@@ -40,8 +35,8 @@ def create_token(session: Session, user: User, *, name: str, now: datetime) -> t
     if active >= MAX_ACTIVE_TOKENS:
         raise DomainError(RuleFailure("too_many_tokens", f"有効なトークンは{MAX_ACTIVE_TOKENS}個までです。",
                                       f"You can have at most {MAX_ACTIVE_TOKENS} active tokens.", field="name"))
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), created_at=now)
+    secret = TOKEN_PREFIX + new_secret()
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_secret(secret), created_at=now)
     session.add(token)
     session.flush()
     audit.record(session, "api_token.created", now=now, actor=user, note=f"token {token.id} {name}".strip())
@@ -72,7 +67,7 @@ def authenticate(session: Session, secret: str, *, now: datetime, mark_used: boo
     """
     if not secret or len(secret) > 200:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
     if token is None or token.revoked_at is not None:
         return None
     user = session.get(User, token.user_id)

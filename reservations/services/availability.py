@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -135,7 +136,7 @@ def _slot_filter(codes: Sequence[str], tz: str) -> Callable[[datetime, str | Non
     """Which cells search keeps: slots by code, free-time steps by the part of the day they start in."""
     if not codes:
         return None
-    zone = FacilityCalendar(tz, {}).zone
+    zone = ZoneInfo(tz)
     hours = [_SLOT_HOURS[c] for c in codes if c in _SLOT_HOURS]
 
     def keep(start: datetime, slot_code: str | None) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
 from . import audit
 from .mapping import FacilityRooms
 from .permissions import NotFound, is_member
+from .secret_tokens import hash_secret, new_secret
 
 ROOM_PATH = "/feeds/rooms/{id}.ics"
 FACILITY_PATH = "/feeds/facilities/{id}.ics"
@@ -226,10 +226,6 @@ def private_feed_url(token: str, base_url: str | None = None) -> str:
 # --- tokens ----------------------------------------------------------------------------------------
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _active_q(kind: str, user: User, group: Group | None) -> Any:
     q = select(FeedToken).where(FeedToken.kind == kind, FeedToken.user_id == user.id,
                                 FeedToken.revoked_at.is_(None))
@@ -266,8 +262,8 @@ def regenerate_token(session: Session, kind: str, user: User, group: Group | Non
     _check(kind, user, group)
     with write_transaction(session):
         revoked = _revoke_all(session, kind, user, group, now)
-        secret = secrets.token_urlsafe(32)
-        session.add(FeedToken(token_hash=hash_token(secret), kind=kind, user_id=user.id,
+        secret = new_secret()
+        session.add(FeedToken(token_hash=hash_secret(secret), kind=kind, user_id=user.id,
                               group_id=group.id if group is not None else None, created_at=now))
         session.flush()
         audit.record(session, "feed_token.regenerated" if revoked else "feed_token.created", now=now,
@@ -317,7 +313,7 @@ def resolve_token(session: Session, token: str) -> PrivateFeed | None:
     no longer a member of the group)."""
     if not _TOKEN_SHAPE.match(token):
         return None
-    row = session.scalars(select(FeedToken).where(FeedToken.token_hash == hash_token(token),
+    row = session.scalars(select(FeedToken).where(FeedToken.token_hash == hash_secret(token),
                                                   FeedToken.revoked_at.is_(None))).first()
     if row is None or row.user_id is None:
         return None

@@ -13,8 +13,6 @@ at a time, and every addition and invitation is audited.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +27,7 @@ from ..models.group import GROUP_KINDS
 from . import audit, notify
 from .accounts import check_email, find_by_email, normalize_email
 from .permissions import Forbidden, NotFound
+from .secret_tokens import hash_secret, new_secret
 
 INVITATION_VALID_FOR = timedelta(days=14)
 REPRESENTATIVE = "representative"
@@ -234,10 +233,6 @@ def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
         session.flush()
 
 
-def _invitation_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite_by_email(session: Session, group: Group, actor: User, email: str, *, now: datetime,
                     base_url: str) -> GroupInvitation:
     """Mail an invitation link to an address that has no account yet.
@@ -255,14 +250,14 @@ def invite_by_email(session: Session, group: Group, actor: User, email: str, *, 
     failures = check_email(email)
     if failures:
         raise DomainError(failures)
-    token = secrets.token_urlsafe(32)
+    token = new_secret()
     with write_transaction(session):
         session.execute(
             update(GroupInvitation)
             .where(GroupInvitation.group_id == group.id, GroupInvitation.email == email,
                    GroupInvitation.accepted_at.is_(None), GroupInvitation.expires_at > now)
             .values(expires_at=now).execution_options(synchronize_session=False))
-        inv = GroupInvitation(group_id=group.id, email=email, token_hash=_invitation_hash(token),
+        inv = GroupInvitation(group_id=group.id, email=email, token_hash=hash_secret(token),
                               invited_by_id=actor.id, created_at=now, expires_at=now + INVITATION_VALID_FOR)
         session.add(inv)
         session.flush()
@@ -278,7 +273,7 @@ def invite_by_email(session: Session, group: Group, actor: User, email: str, *, 
 
 def find_invitation(session: Session, token: str, *, now: datetime) -> GroupInvitation | None:
     """The open invitation behind ``token``: not accepted and not expired."""
-    inv = session.scalar(select(GroupInvitation).where(GroupInvitation.token_hash == _invitation_hash(token or "")))
+    inv = session.scalar(select(GroupInvitation).where(GroupInvitation.token_hash == hash_secret(token or "")))
     if inv is None or inv.accepted_at is not None or inv.expires_at <= now:
         return None
     return inv

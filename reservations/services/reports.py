@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from ..domain.availability import CellState, day_cells
 from ..domain.calendar import local_day
-from ..domain.lifecycle import Status
+from ..domain.lifecycle import ACTIVE, Status
 from ..models import Booking, Facility, Room, User
 from .mapping import FacilityRooms, facility_calendar, local_bounds
 from .permissions import require_staff_for
 
-HELD = (Status.PENDING, Status.PROVISIONAL, Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
+HELD = ACTIVE | {Status.COMPLETED}  # bookings that took the room, whether still to come or past
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)  # "now" for counting cells: none of them is past
 
 

@@ -42,6 +42,7 @@ from ..services.permissions import Forbidden, NotFound
 from .desk import MultiCheckboxField, _choices, me
 from .forms_util import apply_domain_error
 from .i18n import lang
+from .safety import parse_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -405,7 +406,7 @@ def system():  # type: ignore[no-untyped-def]
     return render_template(
         "admin/system.html", jobs=system_status.jobs(session, me(), now=now),
         counts=system_status.mail_counts(session, me(), now=now),
-        failed=system_status.failed_mail(session, me()), now=now,
+        failed=system_status.failed_mail(session, me()),
     )
 
 
@@ -417,9 +418,10 @@ def retry_mail() -> Response:
     raw = request.form.get("message_id")
     ids: list[int] | None = None
     if raw is not None:
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+        message_id = parse_id(raw)
+        if message_id is None:
             abort(400)
-        ids = [int(raw)]
+        ids = [message_id]
     count = system_status.retry_failed_mail(db.session(), me(), now=utcnow(), ids=ids)
     db.session.commit()
     if count:

@@ -54,7 +54,7 @@ from ..services.mapping import FacilityRooms
 from ..services.permissions import Forbidden, NotFound
 from .forms_util import DayField, apply_domain_error
 from .i18n import lang
-from .safety import parse_day
+from .safety import parse_day, parse_id
 
 bp = Blueprint("booking", __name__)
 
@@ -149,11 +149,6 @@ def today_in(tz: str = "Asia/Tokyo", now: datetime | None = None) -> date:
     return local_day(now or utcnow(), tz)
 
 
-
-
-def _int_or_none(value: str | None) -> int | None:
-    """An id from a form field: ASCII digits only (``"²".isdigit()`` is true), and small."""
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def best_group_class(user: User | None, today: date) -> str:
@@ -390,7 +385,7 @@ def search():  # type: ignore[no-untyped-def]
             filters = avail.SearchFilters(
                 first=first, last=last, min_capacity=form.capacity.data or 1,
                 equipment=tuple(e for e in (form.equipment.data or []) if e in equipment),
-                facility_ids=(int(fid),) if fid and fid.isascii() and fid.isdigit() and len(fid) < 10 else (),
+                facility_ids=(fid_int,) if (fid_int := parse_id(fid)) is not None else (),
                 weekdays=tuple(int(w) for w in (form.weekdays.data or []) if w in ('0', '1', '2', '3', '4', '5', '6')),
                 slot_codes=tuple(s for s in (form.slot.data or []) if s in dict(SLOT_FILTERS)),
                 limit=200,
@@ -523,7 +518,7 @@ def _input(form: BookingForm, room: Room, rules: RoomRules) -> svc.BookingInput 
     tz = room.facility.timezone
     day = form.date.data
     ok = True
-    inp = svc.BookingInput(room_id=room.id, group_id=_int_or_none(form.group.data),
+    inp = svc.BookingInput(room_id=room.id, group_id=parse_id(form.group.data),
                            purpose=form.purpose.data or "", attendees=form.attendees.data or 0,
                            extras=list(form.extras.data or []), book_free_only=bool(form.book_free_only.data))
     if isinstance(rules.scheme, FixedSlots):
@@ -854,7 +849,7 @@ def my_bookings():  # type: ignore[no-untyped-def]
     form.status.choices = _choices(
         [("", _("すべて")), ("active", _("有効な予約（取消などを除く）"))]
         + [(s.value, status_label(s, language)) for s in Status])
-    gid = _int_or_none(form.group.data)
+    gid = parse_id(form.group.data)
     st = form.status.data or ""
     statuses: list[str] | None = None
     if st == "active":

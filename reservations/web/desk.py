@@ -49,7 +49,7 @@ from ..services.mapping import FacilityRooms, slot_scheme
 from ..services.permissions import Forbidden, NotFound
 from .forms_util import DayField, apply_domain_error
 from .i18n import lang
-from .safety import parse_day, safe_next
+from .safety import parse_day, parse_id, safe_next
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -94,8 +94,7 @@ class ActionForm(FlaskForm):
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.values.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+    return parse_id(request.values.get(name))
 
 
 def _day_arg(default: date) -> date:
@@ -338,7 +337,7 @@ def approvals():  # type: ignore[no-untyped-def]
 def bulk_approve() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = [int(x) for x in request.form.getlist("booking_id") if x.isascii() and x.isdigit() and len(x) < 10]
+    ids = [i for x in request.form.getlist("booking_id") if (i := parse_id(x)) is not None]
     rows = [dsvc.staff_booking(_db(), me(), i) for i in ids]
     if not rows:
         flash(_("承認する予約を選んでください。"), "error")
@@ -653,8 +652,7 @@ def log():  # type: ignore[no-untyped-def]
     fid = _int_arg("facility")
 
     def parse(name: str) -> date | None:
-        day = parse_day(request.args.get(name), date.min)
-        return None if day == date.min else day
+        return parse_day(request.args.get(name), None)
 
     action = (request.args.get("action") or "")[:60]
     first, last = parse("first"), parse("last")
