@@ -42,6 +42,8 @@ from . import generate as gen
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+# what --only can pick, in the order a full run measures them
+CASE_GROUPS = ("grid", "search", "create", "concurrent", "feed", "growth", "plans", "profile", "memory", "release")
 NOT_YET = "not available yet"
 MONTH_FIRST, MONTH_LAST = date(2027, 2, 1), date(2027, 2, 28)
 RELEASE_TARGET_ROWS = 100_000
@@ -109,6 +111,7 @@ class Config:
     memory: bool = True
     profile: bool = True
     release_rows: int = RELEASE_TARGET_ROWS
+    only: set[str] | None = None
 
 
 @dataclass
@@ -302,18 +305,27 @@ class Runner:
         self.ids = self.pick_ids(app)
         self.log(f"measuring on {cfg.db} ({cfg.main_scale.name}: {main_info['bookings']} bookings)")
         self.floor_ms = self.measure_floor(app)
-        self.case_grid(app)
-        self.case_search(app)
-        self.case_create(app)
-        self.case_concurrent(app)
-        self.case_feed(app)
-        self.case_growth(app, growth_url)
-        self.query_plans(app)
-        if cfg.profile:
+        want = cfg.only or set(CASE_GROUPS)
+        if "grid" in want:
+            self.case_grid(app)
+        if "search" in want:
+            self.case_search(app)
+        if "create" in want:
+            self.case_create(app)
+        if "concurrent" in want:
+            self.case_concurrent(app)
+        if "feed" in want:
+            self.case_feed(app)
+        if "growth" in want:
+            self.case_growth(app, growth_url)
+        if "plans" in want:
+            self.query_plans(app)
+        if cfg.profile and "profile" in want:
             self.profile(app)
-        if cfg.memory:
+        if cfg.memory and "memory" in want:
             self.case_memory(main_url)
-        self.case_release(app, main_url)
+        if "release" in want:
+            self.case_release(app, main_url)
         self.floor_end_ms = self.measure_floor(app, again=True)
         self.evaluate()
         return {
@@ -1168,7 +1180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", choices=("sqlite", "postgres"), default=None)
     p.add_argument("--postgres-url", default=None,
                    help="a server URL; the benchmark creates its own reservations_bench_* databases on it")
-    p.add_argument("--out", help="results directory (default benchmarks/results)")
+    p.add_argument("--out", help="results directory (default benchmarks/results; benchmarks/results/partial with --only)")
+    p.add_argument("--only", help="comma-separated case groups to run: " + ", ".join(CASE_GROUPS))
     p.add_argument("--memory-worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-ids", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -1184,6 +1197,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.db == "sqlite":
         args.postgres_url = None
     cfg = make_config(args)
+    if args.only:
+        cfg.only = {g.strip() for g in args.only.split(",") if g.strip()}
+        unknown = cfg.only - set(CASE_GROUPS)
+        if unknown:
+            p.error(f"--only: unknown case groups {sorted(unknown)}; choose from {', '.join(CASE_GROUPS)}")
+        cfg.out = cfg.out or RESULTS / "partial"
     run = Runner(cfg).run()
     jpath, mpath = write_results(run, cfg.out or RESULTS)
     print(f"wrote {jpath} and {mpath}", file=sys.stderr)
