@@ -40,7 +40,7 @@ import icalendar
 from ..domain.lifecycle import status_label
 
 if TYPE_CHECKING:
-    from ..models import Booking
+    from ..models import Booking, Room
 
 PRODID = "-//Naya Plaza Reservations//Calendar feeds//JA"
 # bump when the rendering changes, so cached ETags of unchanged data stop matching
@@ -97,23 +97,85 @@ def _names(language: str, ja: str, en: str) -> str:
     return ja
 
 
-def _room_name(b: Booking, language: str) -> str:
-    return clean_text(_names(language, b.room.name_ja, b.room.name_en))
-
-
-def _facility_name(b: Booking, language: str) -> str:
-    f = b.room.facility
-    return clean_text(_names(language, f.name_ja, f.name_en))
-
-
-def _tz(b: Booking) -> ZoneInfo:
-    return ZoneInfo(b.room.facility.timezone or CALENDAR_TZ)
-
-
 def _label(status: str, language: str) -> str:
     if language == "both":
         return f"{status_label(status, 'ja')} ({status_label(status, 'en')})"
     return status_label(status, language)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """The room and facility an event is in: shared by all events of a room in a feed."""
+
+    room_ja: str
+    room_en: str
+    facility_ja: str
+    facility_en: str
+    address_ja: str
+    address_en: str | None
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """What an event shows of a booking, read as plain columns.
+
+    A year's feed of a busy room has thousands of events; building ORM objects
+    (with room, facility and group) for them cost more than rendering them.
+    ``source_of`` makes one from a loaded ``Booking`` for single downloads and mail.
+    """
+
+    id: int
+    uid: str
+    status: str
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    start_at: datetime
+    end_at: datetime
+    purpose: str | None
+    attendees: int
+    claim_deadline: datetime | None
+    fee_total: int | None
+    contact_name: str | None
+    group_name: str | None  # None: no group (booked for a person by staff)
+    group_public_name: bool
+    group_public_purpose: bool
+    place: Place
+
+
+def place_of(room: Room) -> Place:
+    f = room.facility
+    return Place(room.name_ja, room.name_en, f.name_ja, f.name_en, f.address_ja, f.address_en,
+                 f.timezone or CALENDAR_TZ)
+
+
+def source_of(b: Booking) -> EventSource:
+    g = b.group
+    return EventSource(
+        b.id, b.uid, b.status, b.sequence, b.created_at, b.updated_at, b.start_at, b.end_at, b.purpose,
+        b.attendees, b.claim_deadline, b.fee_total, b.contact_name,
+        g.name if g is not None else None, bool(g is not None and g.public_name),
+        bool(g is not None and g.public_purpose), place_of(b.room))
+
+
+@dataclass(frozen=True)
+class _PlaceText:
+    room: str
+    facility: str
+    address: str
+    tz: ZoneInfo
+
+
+@functools.lru_cache(maxsize=4096)
+def _place_text(place: Place, language: str) -> _PlaceText:
+    """Cleaned names of a place in one language: a pure function of the place's content."""
+    return _PlaceText(
+        room=clean_text(_names(language, place.room_ja, place.room_en)),
+        facility=clean_text(_names(language, place.facility_ja, place.facility_en)),
+        address=clean_text((place.address_en or place.address_ja) if language == "en" else place.address_ja),
+        tz=ZoneInfo(place.timezone or CALENDAR_TZ),
+    )
 
 
 # An event is first a tuple of (property, value) pairs: cheap to compute and hashable, so the
@@ -122,36 +184,36 @@ def _label(status: str, language: str) -> str:
 Fields = tuple[tuple[str, Any], ...]
 
 
-def _base_fields(b: Booking, base_url: str) -> list[tuple[str, Any]]:
-    tz = _tz(b)
+def _base_fields(b: EventSource, host: str, tz: ZoneInfo) -> list[tuple[str, Any]]:
     return [
-        ("uid", event_uid(b.uid, base_url)),
+        ("uid", f"booking-{b.uid}@{host}"),
         ("dtstamp", b.updated_at),
         ("created", b.created_at),
         ("last-modified", b.updated_at),
         ("sequence", b.sequence),
         ("dtstart", b.start_at.astimezone(tz)),
         ("dtend", b.end_at.astimezone(tz)),
-        ("status", ical_status(b.status)),
+        ("status", ICAL_STATUS[b.status]),
         ("transp", "OPAQUE"),
     ]
 
 
-def public_fields(b: Booking, language: str, base_url: str) -> Fields:
+def public_fields(b: EventSource, language: str, base_url: str, host: str | None = None) -> Fields:
     """A busy block: "予約済み (Booked)" or the group's public name, and the room.
 
     ``language`` is "ja", "en" or "both" (the default of public feeds: bilingual
     label, Japanese names).
     """
-    names_lang = "en" if language == "en" else "ja"
-    group = b.group
-    who = clean_text(group.name) if group is not None and group.public_name else BOOKED[language]
-    room = _room_name(b, names_lang)
-    fields = _base_fields(b, base_url)
+    place = _place_text(b.place, "en" if language == "en" else "ja")
+    who = clean_text(b.group_name) if b.group_name is not None and b.group_public_name else BOOKED[language]
+    room = place.room
+    fields = _base_fields(b, host or host_of(base_url), place.tz)
     fields.append(("summary", f"{who} — {room}" if who else room))
-    fields.append(("location", f"{room}, {_facility_name(b, names_lang)}"))
-    if group is not None and group.public_purpose and clean_text(b.purpose):
-        fields.append(("description", clean_text(b.purpose)))
+    fields.append(("location", f"{room}, {place.facility}"))
+    if b.group_name is not None and b.group_public_purpose:
+        purpose = clean_text(b.purpose)
+        if purpose:
+            fields.append(("description", purpose))
     fields.append(("class", "PUBLIC"))
     return tuple(fields)
 
@@ -160,13 +222,13 @@ def _local(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def private_fields(b: Booking, language: str, base_url: str) -> Fields:
+def private_fields(b: EventSource, language: str, base_url: str, host: str | None = None) -> Fields:
     """Full details for the group's own members: room, address, purpose, status, deadline, link."""
     lang = "en" if language == "en" else "ja"
-    tz = _tz(b)
-    room, facility = _room_name(b, lang), _facility_name(b, lang)
-    address = clean_text(b.room.facility.address(lang))
-    who = clean_text(b.group.name) if b.group is not None else clean_text(b.contact_name)
+    place = _place_text(b.place, lang)
+    tz = place.tz
+    room, facility, address = place.room, place.facility, place.address
+    who = clean_text(b.group_name) if b.group_name is not None else clean_text(b.contact_name)
     summary = f"{room} — {who}" if who else room
     if b.status not in ("confirmed", "checked_in", "completed"):
         summary = f"[{status_label(b.status, lang)}] {summary}"
@@ -186,7 +248,7 @@ def private_fields(b: Booking, language: str, base_url: str) -> Fields:
         lines.append(f"{'Fee' if en else '使用料'}: {b.fee_total:,} {'yen' if en else '円'}")
     lines.append(f"{'Booking no.' if en else '受付番号'}: {b.id}")
     lines.append(url)
-    fields = _base_fields(b, base_url)
+    fields = _base_fields(b, host or host_of(base_url), tz)
     fields += [
         ("summary", summary),
         ("location", ", ".join(x for x in (f"{facility} {room}", address) if x)),
@@ -213,7 +275,7 @@ def _event_bytes(fields: Fields, zone: str) -> bytes:
 
 
 def private_event(b: Booking, language: str, base_url: str) -> icalendar.Event:
-    return _event(private_fields(b, language, base_url))
+    return _event(private_fields(source_of(b), language, base_url))
 
 
 @dataclass(frozen=True)
@@ -252,25 +314,27 @@ def _finish(cal: icalendar.Calendar, latest: date | None) -> bytes:
     return bytes(data)
 
 
-def _latest(bookings: Iterable[Booking]) -> date | None:
+def _latest(bookings: Iterable[EventSource | Booking]) -> date | None:
     ends = [b.end_at.date() for b in bookings]
     return max(ends) if ends else None
 
 
-def build_feed(bookings: Iterable[Booking], info: FeedInfo, *, private: bool, language: str,
+def build_feed(bookings: Iterable[EventSource | Booking], info: FeedInfo, *, private: bool, language: str,
                base_url: str) -> bytes:
     """A subscription feed (METHOD:PUBLISH) with one VEVENT per booking, in the given order."""
-    rows = list(bookings)
+    rows = [b if isinstance(b, EventSource) else source_of(b) for b in bookings]
     cal = _calendar("PUBLISH", info)
     fields = private_fields if private else public_fields
+    host = host_of(base_url)
     latest = _latest(rows)
     last_date = latest + timedelta(days=366) if latest is not None and latest >= date(2037, 1, 1) else None
     frame = bytes(cal.to_ical())
     end = b"END:VCALENDAR\r\n"
     assert frame.endswith(end)
     # the VTIMEZONEs first (for the announced zone even when empty, so X-WR-TIMEZONE has a definition)
-    zones = b"".join(_timezone_bytes(tzid, last_date) for tzid in sorted({_tz(b).key for b in rows} | {CALENDAR_TZ}))
-    events = b"".join(_event_bytes(fields(b, language, base_url), _tz(b).key) for b in rows)
+    zone_of = {p: p.timezone or CALENDAR_TZ for p in {b.place for b in rows}}
+    zones = b"".join(_timezone_bytes(tzid, last_date) for tzid in sorted(set(zone_of.values()) | {CALENDAR_TZ}))
+    events = b"".join(_event_bytes(fields(b, language, base_url, host), zone_of[b.place]) for b in rows)
     return frame[: -len(end)] + zones + events + end
 
 
@@ -318,7 +382,7 @@ def booking_invitation(booking: Booking, method: str, base_url: str, language: s
     if method == "CANCEL":
         ev["status"] = icalendar.vText("CANCELLED")
     ev.add("organizer", f"mailto:{_mail_from_address(mail_from)}",
-           parameters={"CN": _facility_name(booking, lang)})
+           parameters={"CN": _place_text(place_of(booking.room), lang).facility})
     cal = _calendar(method, None)
     cal.add_component(ev)
     return _finish(cal, _latest([booking]))

@@ -37,6 +37,9 @@ class Booking(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_bookings_room_start", "room_id", "start_at"),
         Index("ix_bookings_status_deadline", "status", "claim_deadline"),
         Index("ix_bookings_group_start", "group_id", "start_at"),
+        # a feed's validators: the newest change of a room's or group's bookings in one index probe
+        Index("ix_bookings_room_updated", "room_id", "updated_at", "id"),
+        Index("ix_bookings_group_updated", "group_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

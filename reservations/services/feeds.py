@@ -2,9 +2,9 @@
 
 A feed covers a window of whole local days, from ``FEED_DAYS_BACK`` days ago to
 ``BOOKING_HORIZON_DAYS`` ahead, so within one day the same data gives the same
-bytes (and ETag). Loading is one query with the room, facility and group joined
-in; the validators (:func:`feed_stamp`) come from one aggregate query, so a
-``304 Not Modified`` never builds the feed.
+bytes (and ETag). Loading reads plain columns (two queries), not ORM objects;
+the validators (:func:`feed_stamp`) come from one index probe per room or
+group, so a ``304 Not Modified`` never reads the feed's bookings.
 
 Private feed tokens come from ``secrets.token_urlsafe(32)`` (256 bits); only
 their SHA-256 is stored, so a URL can be shown once, when it is made, and never
@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, false, func, select
-from sqlalchemy.orm import Session, contains_eager, defer
+from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy.orm import Session
 
 from ..database import write_transaction
-from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, FeedInfo
-from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
+from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
+from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User, room_parts
 from . import audit
 from .mapping import FacilityRooms
 from .permissions import NotFound, is_member
@@ -74,6 +74,57 @@ class FeedScope:
     group_ids: frozenset[int] = frozenset()
 
 
+@dataclass(frozen=True)
+class RoomNames:
+    """What a room feed says about its room, read as plain columns."""
+
+    id: int
+    facility_id: int
+    name_ja: str
+    name_en: str
+    facility_ja: str
+    facility_en: str
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_ja
+
+    def facility_name(self, language: str) -> str:
+        return self.facility_en if language == "en" else self.facility_ja
+
+
+@dataclass(eq=False)
+class _RoomNode:
+    """A room as ``FacilityRooms`` sees it (an id and its parts), without an ORM object."""
+
+    id: int
+    parts: list[_RoomNode] = field(default_factory=list)
+
+
+def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScope] | None:
+    """A room's names and feed scope in two small queries: a 304 should cost about as much as
+    any small request, and ORM objects with the facility's rooms and parts cost ten times that."""
+    row = session.execute(
+        select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja, Facility.name_en)
+        .join(Facility, Facility.id == Room.facility_id).where(Room.id == room_id)
+    ).first()
+    if row is None:
+        return None
+    names = RoomNames(*row)
+    nodes: dict[int, _RoomNode] = {}
+    edges = session.execute(
+        select(Room.id, room_parts.c.part_id).outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+        .where(Room.facility_id == names.facility_id)
+    ).all()
+    for whole, _ in edges:
+        nodes[whole] = _RoomNode(whole)
+    for whole, part in edges:
+        if part is not None:
+            nodes[whole].parts.append(nodes.setdefault(part, _RoomNode(part)))
+    rooms = cast("list[Room]", list(nodes.values()))  # FacilityRooms reads only .id and .parts
+    related = FacilityRooms(rooms).related(cast(Room, nodes[names.id]))
+    return names, FeedScope("room", f"room:{names.id}", room_ids=frozenset(related))
+
+
 def room_scope(room: Room) -> FeedScope:
     """A room's feed shows what makes it busy: its own bookings and those of rooms sharing a part
     (the whole hall when this is part A, every part when this is the whole hall)."""
@@ -109,76 +160,115 @@ def _where(scope: FeedScope, window: Window) -> list[ColumnElement[bool]]:
     return conds
 
 
-def load_bookings(session: Session, scope: FeedScope, window: Window) -> list[Booking]:
-    """The feed's bookings, every status, in start order; room, facility and group loaded in the
-    same query (the builder touches nothing else)."""
-    q = (
-        select(Booking)
-        .join(Booking.room)
-        .join(Room.facility)
-        .outerjoin(Booking.group)
-        # only the columns an event shows: the rooms' and facilities' JSON rule tables were
-        # decoded again on every row (a busy room's year: 22,000 json.loads per feed)
-        .options(
-            defer(Booking.extras), defer(Booking.fee_breakdown),
-            contains_eager(Booking.room).load_only(Room.id, Room.name_ja, Room.name_en, Room.facility_id)
-            .contains_eager(Room.facility).load_only(
-                Facility.id, Facility.name_ja, Facility.name_en, Facility.address_ja, Facility.address_en,
-                Facility.timezone),
-            contains_eager(Booking.group),
-        )
-        .where(and_(*_where(scope, window)))
-        .order_by(Booking.start_at, Booking.id)
-    )
-    return list(session.scalars(q).unique())
+_SOURCE_COLUMNS = (
+    Booking.id, Booking.uid, Booking.status, Booking.sequence, Booking.created_at, Booking.updated_at,
+    Booking.start_at, Booking.end_at, Booking.purpose, Booking.attendees, Booking.claim_deadline,
+    Booking.fee_total, Booking.contact_name, Group.name, Group.public_name, Group.public_purpose,
+    Booking.room_id,
+)
+
+
+def load_bookings(session: Session, scope: FeedScope, window: Window) -> list[EventSource]:
+    """The feed's bookings, every status, in start order, as plain event sources.
+
+    Two queries: the bookings' columns (group joined in), then the rooms they are in. ORM
+    objects with room, facility and group per booking cost more than rendering the events.
+    """
+    q = select(*_SOURCE_COLUMNS).outerjoin(Group, Group.id == Booking.group_id)
+    if scope.kind == "facility":
+        q = q.join(Room, Room.id == Booking.room_id)
+    rows = session.execute(q.where(and_(*_where(scope, window))).order_by(Booking.start_at, Booking.id)).all()
+    places = _places(session, {r[-1] for r in rows})
+    return [EventSource(*r[:-1], place=places[r[-1]]) for r in rows]  # type: ignore[arg-type,misc]
+
+
+def _places(session: Session, room_ids: set[int]) -> dict[int, Place]:
+    if not room_ids:
+        return {}
+    rows = session.execute(
+        select(Room.id, Room.name_ja, Room.name_en, Facility.name_ja, Facility.name_en, Facility.address_ja,
+               Facility.address_en, Facility.timezone)
+        .join(Facility, Facility.id == Room.facility_id).where(Room.id.in_(sorted(room_ids)))
+    ).all()
+    return {r[0]: Place(r[1], r[2], r[3], r[4], r[5], r[6], r[7] or CALENDAR_TZ) for r in rows}
 
 
 @dataclass(frozen=True)
 class FeedStamp:
-    count: int
-    max_updated: datetime | None
-    max_id: int | None
+    """The newest change per room (or group) a feed draws on: (key, updated_at, booking id)."""
+
+    newest: tuple[tuple[int, datetime | None, int | None], ...]
+
+    @property
+    def max_updated(self) -> datetime | None:
+        return max((u for _, u, _ in self.newest if u is not None), default=None)
 
 
-def feed_stamp(session: Session, scope: FeedScope, window: Window) -> FeedStamp:
-    """count, max(updated_at), max(id) of the feed's bookings: one aggregate query."""
-    q = select(func.count(Booking.id), func.max(Booking.updated_at), func.max(Booking.id))
-    if scope.kind == "facility":
-        q = q.join(Room, Room.id == Booking.room_id)
-    row = session.execute(q.where(and_(*_where(scope, window)))).one()
-    latest = row[1]
-    if isinstance(latest, str):  # pragma: no cover - a driver that returns text for max()
-        latest = datetime.fromisoformat(latest)
-    if latest is not None and latest.tzinfo is None:
-        latest = latest.replace(tzinfo=UTC)
-    return FeedStamp(int(row[0] or 0), latest, row[2])
+def _newest(owner: Any, column: Any) -> tuple[Any, Any]:
+    """Correlated probes for the most recently changed booking of ``owner`` (a room or group):
+    ``ORDER BY updated_at DESC, id DESC LIMIT 1`` on the (owner, updated_at, id) index."""
+    def probe(col: Any) -> Any:
+        return (select(col).where(column == owner.id).order_by(Booking.updated_at.desc(), Booking.id.desc())
+                .limit(1).correlate(owner).scalar_subquery())
+    return probe(Booking.updated_at), probe(Booking.id)
+
+
+def feed_stamp(session: Session, scope: FeedScope, window: Window | None = None) -> FeedStamp:
+    """What the feed's validators need, without reading its bookings: one index probe per room
+    (or group). Every change of a booking sets its ``updated_at`` and a new booking has a new id,
+    so the newest (updated_at, id) per room changes whenever anything the feed shows does; the
+    window is in the ETag itself. (``window`` is accepted for symmetry with ``load_bookings``.)"""
+    where: ColumnElement[bool]
+    if scope.kind in ("group", "personal"):
+        owner: Any = Group
+        where = Group.id.in_(sorted(scope.group_ids)) if scope.group_ids else false()
+        column = Booking.group_id
+    else:
+        owner = Room
+        where = Room.facility_id == scope.facility_id if scope.kind == "facility" else \
+            (Room.id.in_(sorted(scope.room_ids)) if scope.room_ids else false())
+        column = Booking.room_id
+    updated, newest_id = _newest(owner, column)
+    rows = session.execute(select(owner.id, updated, newest_id).where(where).order_by(owner.id)).all()
+    return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i in rows))
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, str):  # pragma: no cover - a driver that returns text for a subquery
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value  # type: ignore[no-any-return]
 
 
 def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) -> tuple[str, datetime]:
     """(ETag, Last-Modified) for a feed without building it.
 
-    The ETag covers everything the body depends on that can change: the bookings (count, newest
-    change, newest id — bookings are never deleted), the window, and ``extra`` (language, names).
-    Last-Modified is the newest booking change, or the moment the window last moved (local
-    midnight), whichever is later, so If-Modified-Since never hides a changed body.
+    The ETag covers everything the body depends on that can change: the bookings (the newest
+    change per room or group — bookings are never deleted), the window, and ``extra`` (language,
+    names). Last-Modified is the newest booking change, or the moment the window last moved
+    (local midnight), whichever is later, so If-Modified-Since never hides a changed body.
     """
-    parts = [FORMAT_VERSION, scope.key, window.start.isoformat(), window.end.isoformat(), str(stamp.count),
-             stamp.max_updated.isoformat() if stamp.max_updated else "-", str(stamp.max_id or 0),
+    parts = [FORMAT_VERSION, scope.key, window.start.isoformat(), window.end.isoformat(),
+             *(f"{k}:{u.isoformat() if u else '-'}:{i or 0}" for k, u, i in stamp.newest),
              *(str(x) for x in extra)]
     etag = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-    last = max(stamp.max_updated or window.day_start, window.day_start)
+    latest = stamp.max_updated
+    last = max(latest or window.day_start, window.day_start)
     return etag, last.replace(microsecond=0)
 
 
 # --- names -----------------------------------------------------------------------------------------
 
 
-def room_feed_info(room: Room, language: str) -> FeedInfo:
-    lang = "en" if language == "en" else "ja"
-    if lang == "en":
-        return FeedInfo(f"{room.name('en')} ({room.facility.name('en')})",
+def room_feed_info(room: Room | RoomNames, language: str) -> FeedInfo:
+    if isinstance(room, Room):
+        room = RoomNames(room.id, room.facility_id, room.name_ja, room.name_en, room.facility.name_ja,
+                         room.facility.name_en)
+    if language == "en":
+        return FeedInfo(f"{room.name('en')} ({room.facility_name('en')})",
                         "Bookings of this room (busy times). Naya Plaza Reservations")
-    return FeedInfo(f"{room.name('ja')}（{room.facility.name('ja')}）",
+    return FeedInfo(f"{room.name('ja')}（{room.facility_name('ja')}）",
                     "この部屋の予約状況（なやプラザ予約システム）")
 
 

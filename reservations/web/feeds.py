@@ -124,12 +124,13 @@ def _serve(scope: svc.FeedScope, info: Any, *, private: bool, language: str, fil
 
 @bp.get("/feeds/rooms/<int:room_id>.ics")
 def room_feed(room_id: int) -> Response:
-    room = db.session.get(Room, room_id)
-    if room is None:
+    found = svc.room_feed_scope(db.session(), room_id)
+    if found is None:
         return _not_found()
+    room, scope = found
     language = _public_language()
-    names = (room.name_ja, room.name_en, room.facility.name_ja, room.facility.name_en)
-    return _serve(svc.room_scope(room), lambda: svc.room_feed_info(room, language), private=False,
+    names = (room.name_ja, room.name_en, room.facility_ja, room.facility_en)
+    return _serve(scope, lambda: svc.room_feed_info(room, language), private=False,
                   language=language, filename=f"room-{room.id}.ics", extra=names)
 
 

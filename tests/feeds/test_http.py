@@ -250,15 +250,18 @@ def test_loading_is_one_query_and_building_needs_none(app: Flask, world: World) 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         rows = feed_service.load_bookings(db.session(), scope, window)
-        assert len(rows) == 6 and len(statements) == 1
+        assert len(rows) == 6 and len(statements) == 2  # the bookings, then their rooms
         from reservations.feeds import FeedInfo, build_feed
 
         build_feed(rows, FeedInfo("x"), private=True, language="ja", base_url="https://rooms.example.jp")
         build_feed(rows, FeedInfo("x"), private=False, language="both", base_url="https://rooms.example.jp")
-        assert len(statements) == 1
+        assert len(statements) == 2
         stamp = feed_service.feed_stamp(db.session(), scope, window)
-        assert len(statements) == 2 and stamp.count == 6
-        assert stamp.max_updated == NOW and stamp.max_id == max(b.id for b in rows)
+        assert len(statements) == 3
+        # one (room, newest updated_at, its id) per room of the facility
+        assert [k for k, _, _ in stamp.newest] == sorted(r.id for r in world.facility.rooms)
+        assert stamp.max_updated == NOW
+        assert max(i or 0 for _, _, i in stamp.newest) == max(b.id for b in rows)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
 
@@ -309,3 +312,86 @@ def test_werkzeug_request_log_masks_private_tokens(app: Flask, world: World, cap
     assert any("/feeds/private/***.ics" in line for line in lines), lines
     assert not any(secret in line or secret[::-1] in line for line in lines), lines
     assert not any(secret in r.getMessage() for r in caplog.records)
+
+
+def test_etag_changes_for_every_change_a_feed_shows(client: FlaskClient, world: World) -> None:
+    """The validators read only the newest (updated_at, id) per room or group: a booking added at
+    the very same clock reading, a change in another room of the facility, and a change of one of
+    a member's groups must still give new ETags to the feeds that show them."""
+    group_secret = _token("group", world, world.quiet)
+    personal_secret = _token("personal", world)
+    urls = {
+        "room": f"/feeds/rooms/{world.small.id}.ics",
+        "facility": f"/feeds/facilities/{world.facility.id}.ics",
+        "group": f"/feeds/private/{group_secret}.ics",
+        "personal": f"/feeds/private/{personal_secret}.ics",
+        "elsewhere": f"/feeds/rooms/{world.elsewhere.id}.ics",
+    }
+
+    def etags() -> dict[str, str]:
+        return {k: client.get(u).headers["ETag"] for k, u in urls.items()}
+
+    before = etags()
+    first = book(world.small, world.quiet, DAY, actor=world.member)  # the same NOW as every other change
+    after_first = etags()
+    assert {k for k in urls if after_first[k] != before[k]} == {"room", "facility", "group", "personal"}
+    book(world.small, world.quiet, DAY + timedelta(days=7), actor=world.member)  # same clock again
+    after_second = etags()
+    assert {k for k in urls if after_second[k] != after_first[k]} == {"room", "facility", "group", "personal"}
+    book(world.hall, world.public, DAY, actor=world.member)  # other room, other group, same facility
+    after_hall = etags()
+    assert {k for k in urls if after_hall[k] != after_second[k]} == {"facility", "personal"}
+    booking_service.cancel(db.session(), first, actor=world.member, now=NOW + timedelta(minutes=5))
+    db.session.commit()
+    after_cancel = etags()
+    assert {k for k in urls if after_cancel[k] != after_hall[k]} == {"room", "facility", "group", "personal"}
+    assert etags() == after_cancel  # nothing changed: the same validators
+
+
+def test_room_feed_validators_read_no_bookings(app: Flask, client: FlaskClient, world: World) -> None:
+    """A 304 costs index probes, not a scan of the room's bookings: the number of statements does
+    not grow with the bookings the feed holds."""
+    url = f"/feeds/rooms/{world.small.id}.ics"
+
+    def statements_for_304() -> int:
+        etag = client.get(url).headers["ETag"]
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert _get(client, url, **{"If-None-Match": etag}).status_code == 304
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert not any("count(" in s.lower() for s in seen)
+        return len(seen)
+
+    few = statements_for_304()
+    for day, slot in ((DAY, "morning"), (DAY, "afternoon"), (DAY + timedelta(days=7), "evening"),
+                      (DAY + timedelta(days=14), "evening")):
+        book(world.small, world.quiet, day, slot, actor=world.member)
+    assert statements_for_304() == few <= 5
+
+
+def test_room_feed_scope_without_orm_matches_room_scope(app: Flask, world: World) -> None:
+    """The 304 path reads a room's related rooms as plain rows; it must agree with the ORM path
+    (``FacilityRooms``) for nested divisible rooms: hall = A + (B = B1 + B2), and a lone room."""
+    from tests.factories import make_room
+
+    a = make_room(world.facility, name_ja="A")
+    b1 = make_room(world.facility, name_ja="B1")
+    b2 = make_room(world.facility, name_ja="B2")
+    b = make_room(world.facility, name_ja="B", parts=[b1, b2])
+    whole = make_room(world.facility, name_ja="全体", parts=[a, b])
+    db.session.commit()
+    for room in (a, b, b1, b2, whole, world.small, world.hall, world.elsewhere):
+        found = feed_service.room_feed_scope(db.session(), room.id)
+        assert found is not None
+        names, scope = found
+        assert scope == feed_service.room_scope(room)
+        assert (names.name_ja, names.facility_ja) == (room.name_ja, room.facility.name_ja)
+    assert feed_service.room_feed_scope(db.session(), b1.id)[1].room_ids == {b1.id, b.id, whole.id}  # type: ignore[index]
+    assert feed_service.room_feed_scope(db.session(), a.id)[1].room_ids == {a.id, whole.id}  # type: ignore[index]
+    assert feed_service.room_feed_scope(db.session(), 999_999) is None
