@@ -50,6 +50,7 @@ class Defaults:
     MAIL_MAX_ATTEMPTS = 8  # then the message is "failed" (admin page / `flask mail retry`)
     MAIL_BACKOFF_MINUTES = 1  # first retry delay; doubles per attempt (1, 2, 4, 8 … minutes)
     JOB_BATCH_SIZE = 500  # bookings per UPDATE in the scheduler's jobs
+    JOB_SET_BATCH_SIZE = 10000  # bookings per batch of the set-based jobs (release, no-shows, completion)
     JOB_LEASE_SECONDS = 300  # a crashed scheduler's job lease expires after this
     API_RATE_LIMIT = "600 per minute"  # API requests per client address
     # Set by tests and `jobs run --now`: an ISO instant the app treats as "now".

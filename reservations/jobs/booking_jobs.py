@@ -33,35 +33,49 @@ def release_unclaimed(session: Session, now: datetime, settings: JobSettings) ->
     The boundary is inclusive: a deadline equal to ``now`` has passed.
     """
     result = JobResult("release-unclaimed", now)
+    confirm_rooms = _auto_confirm_rooms(session)
     while True:
         rows = session.execute(
-            select(Booking.id, Room.claim_policy)
-            .join(Room, Room.id == Booking.room_id)
+            select(Booking.id, Booking.room_id)
             .where(Booking.status == Status.PROVISIONAL.value, Booking.claim_deadline.is_not(None),
                    Booking.claim_deadline <= now)
             .order_by(Booking.claim_deadline, Booking.id)
-            .limit(settings.batch_size)
+            .limit(settings.set_batch)
         ).all()
         if not rows:
             break
-        to_confirm = [bid for bid, policy in rows if (policy or {}).get("on_expiry") == "confirm"]
-        to_release = [bid for bid, policy in rows if (policy or {}).get("on_expiry") != "confirm"]
+        to_confirm = [bid for bid, room_id in rows if room_id in confirm_rooms]
+        to_release = [bid for bid, room_id in rows if room_id not in confirm_rooms]
         released = bulk_transition(
             session, to_release, frm=Status.PROVISIONAL, action=Action.RELEASE, now=now, notice="released",
             where=(Booking.claim_deadline <= now,),
         )
-        result.add("released", [b.id for b in released])
-        confirmed = []
-        for booking in session.scalars(select(Booking).where(
-                Booking.id.in_(to_confirm), Booking.status == Status.PROVISIONAL.value).order_by(Booking.id)):
-            booking_service.confirm(session, booking, actor=None, now=now, system=True)
-            confirmed.append(booking.id)
-        session.flush()
+        result.add("released", released)
+        confirmed = _auto_confirm(session, to_confirm, now) if to_confirm else []
         result.add("auto_confirmed", confirmed)
         _batch_done(result)
         if len(released) + len(confirmed) == 0:
             break  # nothing could change (should not happen): never loop forever
     return result
+
+
+def _auto_confirm(session: Session, ids: list[int], now: datetime) -> list[int]:
+    """Auto-confirm goes through the booking service, one by one: few rooms use it, and it
+    must do exactly what a confirmation does (audit, "confirmed" mail)."""
+    confirmed = []
+    for booking in session.scalars(select(Booking).where(
+            Booking.id.in_(ids), Booking.status == Status.PROVISIONAL.value).order_by(Booking.id)):
+        booking_service.confirm(session, booking, actor=None, now=now, system=True)
+        confirmed.append(booking.id)
+    session.flush()
+    return confirmed
+
+
+def _auto_confirm_rooms(session: Session) -> set[int]:
+    """Rooms whose claim policy confirms, rather than releases, a hold nobody claimed.
+    Read once per run: a few hundred rooms, instead of a policy per expired booking."""
+    return {room_id for room_id, policy in session.execute(select(Room.id, Room.claim_policy))
+            if (policy or {}).get("on_expiry") == "confirm"}
 
 
 def release_no_shows(session: Session, now: datetime, settings: JobSettings) -> JobResult:
@@ -79,7 +93,7 @@ def release_no_shows(session: Session, now: datetime, settings: JobSettings) -> 
                 select(Booking.id)
                 .where(Booking.room_id.in_(room_ids), Booking.status == Status.CONFIRMED.value,
                        Booking.checked_in_at.is_(None), Booking.start_at <= cutoff)
-                .order_by(Booking.start_at, Booking.id).limit(settings.batch_size)
+                .order_by(Booking.start_at, Booking.id).limit(settings.set_batch)
             ))
             if not ids:
                 break
@@ -87,7 +101,7 @@ def release_no_shows(session: Session, now: datetime, settings: JobSettings) -> 
                 session, ids, frm=Status.CONFIRMED, action=Action.NO_SHOW, now=now, notice="no_show",
                 where=(Booking.checked_in_at.is_(None), Booking.start_at <= cutoff),
             )
-            result.add("no_show", [b.id for b in changed])
+            result.add("no_show", changed)
             _batch_done(result)
             if not changed:
                 break
@@ -101,13 +115,13 @@ def complete_past(session: Session, now: datetime, settings: JobSettings) -> Job
         ids = list(session.scalars(
             select(Booking.id)
             .where(Booking.status == Status.CHECKED_IN.value, Booking.end_at <= now)
-            .order_by(Booking.end_at, Booking.id).limit(settings.batch_size)
+            .order_by(Booking.end_at, Booking.id).limit(settings.set_batch)
         ))
         if not ids:
             break
         changed = bulk_transition(session, ids, frm=Status.CHECKED_IN, action=Action.COMPLETE, now=now,
                                   notice=None, where=(Booking.end_at <= now,))
-        result.add("completed", [b.id for b in changed])
+        result.add("completed", changed)
         _batch_done(result)
         if not changed:
             break

@@ -28,6 +28,10 @@ class JobSettings:
     reminder_offsets_hours: tuple[int, ...] = (72, 24)
     claim_reminder_hours: int = 48
     batch_size: int = 500
+    # bookings per batch of the set-based jobs (release-unclaimed, release-no-shows, complete-past):
+    # their batches never reach Python, so they can be far larger than batches of loaded bookings;
+    # None: batch_size
+    set_batch_size: int | None = None
     lease_seconds: int = 300
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -40,6 +44,11 @@ class JobSettings:
     mail_max_attempts: int = 8
     mail_backoff_minutes: int = 1  # 1, 2, 4, 8 … minutes after the 1st, 2nd, 3rd … failure
     mail_lease_seconds: int = 300
+
+    @property
+    def set_batch(self) -> int:
+        """The batch size of the set-based jobs."""
+        return self.set_batch_size or self.batch_size
 
     @property
     def host(self) -> str:
@@ -61,6 +70,7 @@ class JobSettings:
             reminder_offsets_hours=_hours(get("REMINDER_OFFSETS_HOURS", cls.reminder_offsets_hours)),
             claim_reminder_hours=int(get("CLAIM_REMINDER_HOURS", cls.claim_reminder_hours)),
             batch_size=int(get("JOB_BATCH_SIZE", cls.batch_size)),
+            set_batch_size=int(config["JOB_SET_BATCH_SIZE"]) if config.get("JOB_SET_BATCH_SIZE") else None,
             lease_seconds=int(get("JOB_LEASE_SECONDS", cls.lease_seconds)),
             smtp_host=config.get("SMTP_HOST") or None,
             smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
