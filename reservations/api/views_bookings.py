@@ -217,6 +217,11 @@ def create_booking() -> Response:
     now = utcnow()
     try:
         created = svc.create_booking(db.session(), inp, actor=user, now=now)
+        # the body from the rows just written, before the commit expires them and each would be
+        # read back (booking, room, facility) only to be serialized
+        first = created[0]
+        body = {"booking": serialize.booking(first), "series": [serialize.booking(b) for b in created]}
+        location = url_for("api.get_booking", booking_id=first.id)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -230,9 +235,7 @@ def create_booking() -> Response:
                     group_class = g.group_class(local_day(now, "Asia/Tokyo"))
             return errors.from_domain(exc, conflict_extra=_conflict_extra(exc, inp, now, group_class))
         raise
-    first = created[0]
-    body = {"booking": serialize.booking(first), "series": [serialize.booking(b) for b in created]}
-    return json_response(body, 201, {"Location": url_for("api.get_booking", booking_id=first.id)})
+    return json_response(body, 201, {"Location": location})
 
 
 @api_route(bp, "GET", "/bookings", summary="My groups' bookings", tag="Bookings", auth="required",

@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import insert, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import InstanceState, Session, joinedload, scoped_session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from ..database import write_transaction
 from ..domain.calendar import local, local_day
@@ -33,13 +36,25 @@ from ..domain.lifecycle import (
 from ..domain.recurrence import RecurrenceSpec
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
-from ..models import Booking, BookingSeries, Facility, Group, OccupiedUnit, Room, User
+from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
 from . import audit, notify
-from .mapping import FacilityRooms, exemptions, facility_calendar, load_occupied
+from .mapping import (
+    FacilityRooms,
+    exemptions,
+    facility_calendar,
+    load_closures,
+    load_occupied,
+    load_unit_map,
+)
 from .permissions import Forbidden, is_member, require_staff_for, require_view
 
 CONFLICT = RuleFailure("conflict", "この時間は既に予約があります。", "This time is already booked.", field="slot")
 PAYMENT_METHODS = ("cash", "bank_transfer", "exempt")
+_T = TypeVar("_T")
+# loader options are immutable; built once rather than on every booking
+_WITH_FACILITY = (joinedload(Room.facility),)
+_WITH_MEMBERS = (joinedload(Group.memberships),)
+_WITH_MEMBERSHIPS = (joinedload(User.memberships),)
 
 
 @dataclass
@@ -110,20 +125,53 @@ def _times(inp: BookingInput, rules: RoomRules, tz: str, day: date | None = None
     return local(day, ls.time(), tz), local(day + (le.date() - ls.date()), le.time(), tz)
 
 
+def _get_with(session: Session, entity: type[_T], ident: Any, options: Sequence[ORMOption]) -> _T | None:
+    """``session.get`` with eager ``options``, also for an expired copy in the identity map.
+
+    ``write_transaction`` commits the read transaction these rows may have been loaded in,
+    which expires them; a plain ``get`` then refreshes the row and leaves each relation to a
+    lazy load of its own, while this reads the row and its relations again in one query.
+    """
+    own = session() if isinstance(session, scoped_session) else session
+    held = own.identity_map.get(own.identity_key(entity, ident))
+    expired = held is not None and sa_inspect(held).expired
+    return own.get(entity, ident, options=options, populate_existing=expired)
+
+
+def _load_actor(session: Session, actor: User | None) -> None:
+    """Read an expired actor and its memberships (the permission checks need both) in one query."""
+    if actor is None:
+        return
+    state: InstanceState[User] = sa_inspect(actor)
+    own = session() if isinstance(session, scoped_session) else session
+    if state.session is own and state.expired and state.identity is not None:
+        _get_with(own, User, state.identity, _WITH_MEMBERSHIPS)
+
+
 def plan_booking(
     session: Session, inp: BookingInput, *, actor: User | None, now: datetime,
     overrides: frozenset[str] = frozenset(),
 ) -> Plan:
     """Check a request without writing anything: used for the price preview, the series preview
     and by :func:`create_booking` itself."""
-    # the facility's rooms and their parts in two queries, not one per room (divisible rooms)
-    room = session.get(Room, inp.room_id, options=[
-        selectinload(Room.facility).selectinload(Facility.rooms).selectinload(Room.parts)])
+    return _plan(session, inp, actor=actor, now=now, overrides=overrides, holds=True)
+
+
+def _plan(
+    session: Session, inp: BookingInput, *, actor: User | None, now: datetime,
+    overrides: frozenset[str], holds: bool,
+) -> Plan:
+    """:func:`plan_booking`; without ``holds`` the occurrences are checked as if the room were
+    free (the database's overlap guard then has the last word, see :func:`create_booking`)."""
+    room = _get_with(session, Room, inp.room_id, _WITH_FACILITY)
     if room is None or not room.active:
         raise DomainError(_fail("room_not_found", "部屋が見つかりません。", "Room not found.", "room"))
     facility = room.facility
     tz = facility.timezone
-    group = session.get(Group, inp.group_id) if inp.group_id is not None else None
+    # the group's members come along: the notice of a new booking goes to its representatives
+    group = _get_with(session, Group, inp.group_id, _WITH_MEMBERS) \
+        if inp.group_id is not None else None
+    _load_actor(session, actor)
     whole: list[RuleFailure] = []
     staff = actor is not None and actor.serves(facility.id)
     if overrides and not staff:
@@ -140,9 +188,8 @@ def plan_booking(
     today = local_day(now, tz)
     group_class = group.group_class(today) if group is not None else "general"
 
-    fr = FacilityRooms(facility.rooms)
-    rules = fr.rules(room)
-    cal = facility_calendar(facility)
+    # the room's units from the facility's ids and part links, not every room as an ORM object
+    rules = load_unit_map(session, facility.id).rules(room)
     first = _times(inp, rules, tz)
     if first is None:
         whole.append(_fail("slot_required", "時間区分または開始・終了時刻を指定してください。",
@@ -167,9 +214,12 @@ def plan_booking(
             spans.append((d, t[0], t[1]))
     if not spans:
         return Plan(room, group, group_class, rules, (), FeeQuote(()), tuple(whole))
+    # the rules look only at the local days of the requested times; closures of other days cannot matter
+    cal = facility_calendar(facility, load_closures(
+        session, facility.id, min(local_day(s, tz) for _, s, _ in spans), max(local_day(e, tz) for _, _, e in spans)))
     lo = min(s for _, s, _ in spans)
     hi = max(e for _, _, e in spans) + rules.buffer
-    existing = load_occupied(session, rules.units, lo, hi)
+    existing = load_occupied(session, rules.units, lo, hi) if holds else []
 
     occurrences = []
     for d, s, e in spans:
@@ -207,21 +257,18 @@ def create_booking(
 
     A series whose dates do not all pass is refused unless ``book_free_only``,
     in which case the passing dates are booked and the rest are recorded as the
-    series' exceptions.
+    series' exceptions. A time the database refuses as taken rolls the session's
+    transaction back (as the failed flush always did) before the conflict is raised.
     """
     with write_transaction(session):
-        plan = plan_booking(session, inp, actor=actor, now=now, overrides=overrides)
-        if plan.failures:
-            raise DomainError(list(plan.failures))
-        if not plan.occurrences:
-            raise DomainError(_fail("slot_required", "予約する日時がありません。", "No date to book.", "slot"))
+        # a single booking is checked without loading the room's holds: the overlap guard of the
+        # database refuses a taken time anyway, and only then are they loaded (see _refused)
+        single = inp.recurrence is None
+        plan = _plan(session, inp, actor=actor, now=now, overrides=overrides, holds=not single)
+        if single and not _passes(plan):
+            plan = plan_booking(session, inp, actor=actor, now=now, overrides=overrides)
+        _raise_failures(plan, inp)
         bookable = plan.bookable
-        if len(plan.occurrences) == 1 or not inp.book_free_only:
-            bad = [f for o in plan.occurrences for f in o.failures]
-            if bad:
-                raise DomainError(_dedupe(bad))
-        if not bookable:
-            raise DomainError(_fail("nothing_bookable", "予約できる日がありません。", "None of the dates can be booked.", "recurrence"))
 
         room, rules = plan.room, plan.rules
         tz = room.facility.timezone
@@ -240,9 +287,12 @@ def create_booking(
         status = initial_status(approval, needs_claim)
         created: list[Booking] = []
         for occ in bookable:
+            # ids rather than related objects: the room, group and actor are loaded already, and
+            # setting them as relationships makes the flush process each of them (≈0.5 ms)
             booking = Booking(
                 uid=f"{uuid.uuid4()}",
-                room=room, group=plan.group, booked_by=actor,
+                room_id=room.id, group_id=plan.group.id if plan.group else None,
+                booked_by_id=actor.id if actor else None,
                 contact_name=inp.contact_name.strip(), contact_phone=inp.contact_phone.strip(),
                 start_at=occ.start, end_at=occ.end, slot_code=inp.slot_code,
                 purpose=inp.purpose.strip(), attendees=inp.attendees, status=status.value,
@@ -252,28 +302,76 @@ def create_booking(
                 fee_total=plan.quote.total, fee_breakdown=plan.quote.to_dict(),
                 series=series, sequence=0, created_at=now, updated_at=now,
             )
-            booking.units = [
-                OccupiedUnit(unit_id=u, start_at=occ.start, end_at=occ.end + rules.buffer, active=True)
-                for u in sorted(rules.units)
-            ]
             session.add(booking)
             created.append(booking)
         try:
-            with session.begin_nested():
-                session.flush()
-        except (IntegrityError, OperationalError) as exc:
-            if not _is_overlap(exc):
+            session.flush()
+            # the holds in one statement; the overlap guard of the database checks each row
+            session.execute(insert(OccupiedUnit.__table__), [
+                {"booking_id": b.id, "unit_id": u, "start_at": b.start_at, "end_at": b.end_at + rules.buffer,
+                 "active": True}
+                for b in created for u in sorted(rules.units)
+            ])
+        except DBAPIError as exc:
+            # nothing of this booking may stay behind (a failed flush rolled back too; the holds'
+            # statement fails on its own and leaves the booking's row in the transaction)
+            session.rollback()
+            if not isinstance(exc, (IntegrityError, OperationalError)) or not _is_overlap(exc):
                 raise
-            for b in created:
-                if b in session:
-                    session.expunge(b)
+            if single:
+                raise _refused(session, inp, actor=actor, now=now, overrides=overrides) from exc
             raise DomainError(CONFLICT) from exc
-        for b in created:
-            audit.record(session, "booking.created", now=now, actor=actor, booking=b,
-                         after=audit.booking_snapshot(b),
-                         note=("override: " + ",".join(sorted(overrides))) if overrides else "")
-            notify.queue(session, "booking_received", b, now=now)
+        # nothing to look up among the rows queued here (their keys carry the new ids), so the
+        # audit events and notices go to the database together, with the commit
+        with session.no_autoflush:
+            for b in created:
+                audit.record(session, "booking.created", now=now, actor=actor, booking=b,
+                             after=audit.booking_snapshot(b),
+                             note=("override: " + ",".join(sorted(overrides))) if overrides else "")
+                notify.queue(session, "booking_received", b, now=now)
         return created
+
+
+def _passes(plan: Plan) -> bool:
+    return not plan.failures and bool(plan.occurrences) and all(o.ok for o in plan.occurrences)
+
+
+def _raise_failures(plan: Plan, inp: BookingInput) -> None:
+    """Refuse a plan that cannot be booked (as a whole, or for a date of a series that is not
+    ``book_free_only``), with every failure found."""
+    if plan.failures:
+        raise DomainError(list(plan.failures))
+    if not plan.occurrences:
+        raise DomainError(_fail("slot_required", "予約する日時がありません。", "No date to book.", "slot"))
+    if len(plan.occurrences) == 1 or not inp.book_free_only:
+        bad = [f for o in plan.occurrences for f in o.failures]
+        if bad:
+            raise DomainError(_dedupe(bad))
+    if not plan.bookable:
+        raise DomainError(_fail("nothing_bookable", "予約できる日がありません。", "None of the dates can be booked.", "recurrence"))
+
+
+def _refused(
+    session: Session, inp: BookingInput, *, actor: User | None, now: datetime, overrides: frozenset[str],
+) -> DomainError:
+    """The error for a booking the overlap guard refused: the full check's failures.
+
+    The refused transaction has been rolled back; the check runs again in a new write
+    transaction with the holds loaded, so the caller gets the same message (the taken times)
+    as if they had been checked first. When the hold is gone again by then, or the guard saw
+    what the check cannot (a hold from another transaction still running on PostgreSQL), it is
+    the plain conflict a lost race always gave. That transaction only reads and is ended here,
+    so the write lock is not held while the caller reports the conflict.
+    """
+    try:
+        with write_transaction(session):
+            plan = plan_booking(session, inp, actor=actor, now=now, overrides=overrides)
+        _raise_failures(plan, inp)
+    except DomainError as exc:
+        return exc
+    finally:
+        session.rollback()
+    return DomainError(CONFLICT)
 
 
 def _dedupe(failures: Sequence[RuleFailure]) -> list[RuleFailure]:

@@ -15,7 +15,7 @@ from ..domain.fees import CancellationTier, Exemption, Extra, FeeTable
 from ..domain.rules import MAX_BOOKING_HOURS, ClaimPolicy, Occupied, RoomRules
 from ..domain.slots import FixedSlots, FreeTime, JoinedSlot, Slot, SlotScheme
 from ..domain.windows import DEFAULT_WINDOWS, BookingWindow
-from ..models import Booking, Closure, Facility, OccupiedUnit, Room
+from ..models import Booking, Closure, Facility, OccupiedUnit, Room, room_parts
 
 
 def _t(value: str) -> time:
@@ -102,6 +102,66 @@ class FacilityRooms:
 
     def rules(self, room: Room) -> RoomRules:
         return room_rules(room, self.units.get(room.id) or leaf_units(room), self.related(room))
+
+
+class UnitMap:
+    """The leaf units of every room of one facility, computed from room ids and part links only.
+
+    Booking a room needs the units and related rooms of that one room, which depend on how
+    every room of its facility is divided; loading all those rooms as ORM objects (with
+    their JSON rule tables) and their parts cost more than the rest of a booking.
+    """
+
+    def __init__(self, parts: dict[int, list[int]]) -> None:
+        self.parts = parts
+        self.units = {rid: self._leaves(rid, frozenset()) for rid in parts}
+
+    def _leaves(self, room_id: int, seen: frozenset[int]) -> frozenset[int]:
+        """As :func:`leaf_units`, on ids."""
+        if room_id in seen:
+            raise ValueError(f"room {room_id} is part of itself")
+        children = self.parts.get(room_id) or []
+        if not children:
+            return frozenset({room_id})
+        out: set[int] = set()
+        for p in children:
+            out |= self._leaves(p, seen | {room_id})
+        return frozenset(out)
+
+    def related(self, room_id: int) -> frozenset[int]:
+        """As :meth:`FacilityRooms.related`."""
+        mine = self.units.get(room_id) or self._leaves(room_id, frozenset())
+        return frozenset(rid for rid, u in self.units.items() if u & mine) | {room_id}
+
+    def rules(self, room: Room) -> RoomRules:
+        return room_rules(room, self.units.get(room.id) or self._leaves(room.id, frozenset()), self.related(room.id))
+
+
+def load_unit_map(session: Session, facility_id: int) -> UnitMap:
+    """Every room of the facility with its direct parts, in one query of ids."""
+    parts: dict[int, list[int]] = {}
+    for whole, part in session.execute(
+        select(Room.id, room_parts.c.part_id)
+        .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+        .where(Room.facility_id == facility_id)
+    ):
+        children = parts.setdefault(whole, [])
+        if part is not None:
+            children.append(part)
+    return UnitMap(parts)
+
+
+def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[Closure]:
+    """The facility's closures touching ``first``–``last``, in the order of ``Facility.closures``.
+
+    A calendar built from these answers exactly as one built from every closure for the
+    days of that range; the full list grows with the years.
+    """
+    return list(session.scalars(
+        select(Closure)
+        .where(Closure.facility_id == facility_id, Closure.end_date >= first, Closure.start_date <= last)
+        .order_by(Closure.start_date, Closure.id)
+    ))
 
 
 def room_rules(room: Room, units: frozenset[int] | None = None, related: frozenset[int] | None = None) -> RoomRules:
