@@ -7,16 +7,19 @@ and "not yet open for booking".
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from .calendar import FacilityCalendar, local_day
-from .rules import Occupied, RoomRules, find_conflicts
+from .rules import Occupied, RoomRules
 from .slots import FixedSlots, FreeTime
 from .timeranges import TimeRange, subtract
-from .windows import window_for
+from .windows import BookingWindow, window_for
 
 
 class CellState(StrEnum):
@@ -57,20 +60,66 @@ class Cell:
         return CELL_LABELS[self.state][2]
 
 
+@lru_cache(maxsize=256)
+def _slot_times(scheme: FixedSlots) -> tuple[tuple[str, time, time], ...]:
+    """Wall-clock bounds of each plain slot, worked out once per scheme (a pure function of a
+    frozen value) instead of once per cell: a month of a room asked ``times()`` per slot per day."""
+    out = []
+    for s in scheme.slots:
+        t = scheme.times(s.code)
+        if t is not None:
+            out.append((s.code, t[0], t[1]))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _opens_on(window: BookingWindow, day: date) -> date:
+    """``window.opens_on`` once per (window, day): relativedelta arithmetic is slow, and a range
+    asked it for every room and day. Pure, and both arguments are immutable."""
+    return window.opens_on(day)
+
+
 def _spans(room: RoomRules, cal: FacilityCalendar, day: date) -> list[tuple[datetime, datetime, str | None]]:
     scheme = room.scheme
     if isinstance(scheme, FixedSlots):
-        out: list[tuple[datetime, datetime, str | None]] = []
-        for s in scheme.slots:
-            span = scheme.span(day, s.code, cal.tz)
-            if span:
-                out.append((span[0], span[1], s.code))
-        return out
+        zone = ZoneInfo(cal.tz)
+        return [(datetime.combine(day, a, zone), datetime.combine(day, b, zone), code)
+                for code, a, b in _slot_times(scheme)]
     assert isinstance(scheme, FreeTime)
     hours = cal.opening(day)
     if hours is None:
         return []
     return [(a, b, None) for a, b in scheme.steps(*hours)]
+
+
+class _Holds:
+    """A day's holds on a room's units, sorted by start in UTC, for bisecting.
+
+    Comparing aware datetimes of different zones costs a ``utcoffset`` call per comparison;
+    everything here is UTC, so comparisons are plain. A hold can only reach a cell when it starts
+    before the cell's end and later than the cell's start minus the longest hold, so each cell
+    looks at that slice only instead of every hold of the day.
+    """
+
+    __slots__ = ("holds", "starts", "longest")
+
+    def __init__(self, units: frozenset[int], existing: Sequence[Occupied]) -> None:
+        mine = [(o.start.astimezone(UTC), o.end.astimezone(UTC), o.booking_id)
+                for o in existing if not units.isdisjoint(o.units)]
+        mine.sort(key=lambda h: h[0])
+        self.holds = mine
+        self.starts = [h[0] for h in mine]
+        self.longest = max((h[1] - h[0] for h in mine), default=timedelta(0))
+
+    def hits(self, start: datetime, end: datetime) -> tuple[int, ...]:
+        """Booking ids of holds overlapping ``[start, end)`` (both UTC), sorted, unique."""
+        holds = self.holds
+        if not holds:
+            return ()
+        hi = bisect_left(self.starts, end)
+        lo = bisect_right(self.starts, start - self.longest, 0, hi)
+        found = {h[2] for h in holds[lo:hi] if h[1] > start}
+        return tuple(sorted(found)) if found else ()
 
 
 def day_cells(
@@ -85,29 +134,34 @@ def day_cells(
     """The cells of one room on one local day (only those ``keep(start, slot_code)`` accepts:
     search asks for evenings and should not pay for the mornings)."""
     closed = cal.closed_reason(day, room.related)
+    spans = _spans(room, cal, day)
+    if keep is not None:
+        spans = [s for s in spans if keep(s[0], s[2])]
+    rid = room.room_id
+    if closed:
+        state, rja, ren = CellState.CLOSED, closed.label_ja, closed.label_en
+        return [Cell(rid, day, start, end, code, state, rja, ren) for start, end, code in spans]
     window = window_for(room.windows, group_class)
-    window_open = window.is_open(day, local_day(now, cal.tz))
-    opens = window.opens_on(day)
+    opens = _opens_on(window, day)
+    window_open = local_day(now, cal.tz) >= opens
+    if window_open:
+        later = (CellState.FREE, "", "")
+    else:
+        later = (CellState.NOT_OPEN, f"{opens:%Y年%m月%d日}受付開始", f"Opens {opens:%Y-%m-%d}")
+    holds = _Holds(room.units, existing)
+    buffer = room.buffer
+    now_utc = now.astimezone(UTC)
     cells = []
-    for start, end, code in _spans(room, cal, day):
-        if keep is not None and not keep(start, code):
+    for start, end, code in spans:
+        s_utc = start.astimezone(UTC)
+        if s_utc <= now_utc:
+            cells.append(Cell(rid, day, start, end, code, CellState.PAST))
             continue
-        ids: tuple[int, ...] = ()
-        if closed:
-            state, rja, ren = CellState.CLOSED, closed.label_ja, closed.label_en
-        elif start <= now:
-            state, rja, ren = CellState.PAST, "", ""
+        ids = holds.hits(s_utc, end.astimezone(UTC) + buffer)
+        if ids:
+            cells.append(Cell(rid, day, start, end, code, CellState.TAKEN, "", "", ids))
         else:
-            hits = find_conflicts(room.units, start, end + room.buffer, existing)
-            if hits:
-                ids = tuple(sorted({h.booking_id for h in hits}))
-                state, rja, ren = CellState.TAKEN, "", ""
-            elif not window_open:
-                state = CellState.NOT_OPEN
-                rja, ren = f"{opens:%Y年%m月%d日}受付開始", f"Opens {opens:%Y-%m-%d}"
-            else:
-                state, rja, ren = CellState.FREE, "", ""
-        cells.append(Cell(room.room_id, day, start, end, code, state, rja, ren, ids))
+            cells.append(Cell(rid, day, start, end, code, *later))
     return cells
 
 

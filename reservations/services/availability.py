@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from ..domain.calendar import FacilityCalendar, local_day
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
 from ..domain.timeranges import TimeRange
-from ..models import Facility, Room
+from ..models import Closure, Facility, Room
 from .mapping import FacilityRooms, facility_calendar, load_occupied, local_bounds
 
 MAX_RANGE_DAYS = 62
@@ -43,6 +44,38 @@ def _facility_rooms(facility: Facility) -> FacilityRooms:
     return FacilityRooms([r for r in facility.rooms if r.active])
 
 
+def _active_rooms(session: Session, facility_ids: Sequence[int]) -> dict[int, list[Room]]:
+    """Active rooms per facility, in the relationship's order, with their parts: two queries for
+    any number of facilities (``facility.rooms`` and then ``room.parts`` per room were lazy loads,
+    one query per room and per facility)."""
+    out: dict[int, list[Room]] = {fid: [] for fid in facility_ids}
+    if not facility_ids:
+        return out
+    rows = session.scalars(
+        select(Room).where(Room.facility_id.in_(facility_ids))
+        .options(selectinload(Room.parts))
+        .order_by(Room.facility_id, Room.sort_order, Room.id)
+    )
+    for r in rows:
+        if r.active:
+            out[r.facility_id].append(r)
+    return out
+
+
+def _closures(session: Session, facility_ids: Sequence[int]) -> dict[int, list[Closure]]:
+    """Closures per facility in the relationship's order (start date), one query for all."""
+    out: dict[int, list[Closure]] = {fid: [] for fid in facility_ids}
+    if not facility_ids:
+        return out
+    rows = session.scalars(
+        select(Closure).where(Closure.facility_id.in_(facility_ids))
+        .order_by(Closure.facility_id, Closure.start_date, Closure.id)
+    )
+    for c in rows:
+        out[c.facility_id].append(c)
+    return out
+
+
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
     room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
@@ -52,10 +85,10 @@ def facility_availability(
     (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January")."""
     if (last - first).days > MAX_RANGE_DAYS:
         last = first + timedelta(days=MAX_RANGE_DAYS)
-    fr = _facility_rooms(facility)
+    fr = FacilityRooms(_active_rooms(session, [facility.id])[facility.id])
     wanted = set(room_ids) if room_ids is not None else None
     rooms = [r for r in fr.rooms if wanted is None or r.id in wanted]
-    cal = facility_calendar(facility)
+    cal = facility_calendar(facility, _closures(session, [facility.id])[facility.id])
     start, end = local_bounds(first, last, cal.tz)
     all_units: set[int] = set()
     rules_by_room = {r.id: fr.rules(r) for r in rooms}
@@ -98,15 +131,23 @@ def room_free_intervals(
     session: Session, room: Room, first: date, last: date, *, now: datetime,
 ) -> dict[date, list[TimeRange]]:
     """Free stretches per day, for free-time rooms (the API's "free interval" view)."""
-    fr = _facility_rooms(room.facility)
+    fr = FacilityRooms(_active_rooms(session, [room.facility_id])[room.facility_id])
     rules = fr.rules(room)
-    cal = facility_calendar(room.facility)
+    cal = facility_calendar(room.facility, _closures(session, [room.facility_id])[room.facility_id])
     start, end = local_bounds(first, last, cal.tz)
     held = load_occupied(session, rules.units, start, end)
+    # each day gets the holds that touch it (buffer included), not the whole range's: the result
+    # is the day's opening minus the union of holds, which holds on other days do not change
+    by_day: dict[date, list[Occupied]] = {}
+    for o in held:
+        d, d_end = local_day(o.start - rules.buffer, cal.tz), local_day(o.end, cal.tz)
+        while d <= d_end:
+            by_day.setdefault(d, []).append(o)
+            d += timedelta(days=1)
     out = {}
     d = first
     while d <= last:
-        out[d] = free_intervals(rules, cal, d, held, now)
+        out[d] = free_intervals(rules, cal, d, by_day.get(d, []), now)
         d += timedelta(days=1)
     return out
 
@@ -148,34 +189,122 @@ def _slot_filter(codes: Sequence[str], tz: str) -> Callable[[datetime, str | Non
     return keep
 
 
+@dataclass
+class _Site:
+    """One facility's candidate rooms, ready for search to compute cells day by day."""
+
+    index: int
+    facility: Facility
+    cal: FacilityCalendar
+    rooms: list[tuple[int, Room, RoomRules]]  # (position among the facility's active rooms, room, rules)
+    keep: Callable[[datetime, str | None], bool] | None
+    lo: datetime  # holds must overlap [lo, hi): what facility_availability loaded for the range
+    hi: datetime
+
+    def midnight(self, d: date) -> datetime:
+        return datetime.combine(d, time(0), ZoneInfo(self.cal.tz)).astimezone(UTC)
+
+
+def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilters, last: date) -> list[_Site]:
+    """The facilities that have a room matching the capacity and equipment filters, with the
+    rooms' rules; rooms, parts and closures of all facilities in three queries."""
+    rooms_by_facility = _active_rooms(session, [f.id for f in facilities])
+    chosen: list[tuple[int, Facility, FacilityRooms, list[tuple[int, Room]]]] = []
+    for i, facility in enumerate(facilities):
+        active = rooms_by_facility[facility.id]
+        candidates = [
+            (n, r) for n, r in enumerate(active)
+            if r.capacity >= filters.min_capacity and all(e in (r.equipment or []) for e in filters.equipment)
+        ]
+        if candidates:
+            chosen.append((i, facility, FacilityRooms(active), candidates))
+    closures = _closures(session, [f.id for _, f, _, _ in chosen])
+    sites = []
+    for i, facility, fr, candidates in chosen:
+        cal = facility_calendar(facility, closures[facility.id])
+        start, end = local_bounds(filters.first, last, cal.tz)
+        sites.append(_Site(
+            i, facility, cal, [(n, r, fr.rules(r)) for n, r in candidates],
+            _slot_filter(filters.slot_codes, facility.timezone),
+            (start - timedelta(hours=1)).astimezone(UTC), (end + timedelta(hours=1)).astimezone(UTC),
+        ))
+    return sites
+
+
+def _day_holds(session: Session, sites: Sequence[_Site], d: date) -> list[Occupied]:
+    """Every hold any site's cells of day ``d`` can meet, in one query for all facilities.
+
+    A cell of ``d`` starts after local midnight, and facility_availability files a hold under
+    a day only when it starts before the end of the next day: that bounds the window.
+    """
+    lo = min(s.midnight(d) for s in sites)
+    hi = max(min(s.hi, s.midnight(d + timedelta(days=2))) for s in sites)
+    units: set[int] = set()
+    for s in sites:
+        for _n, _r, rules in s.rooms:
+            units |= rules.units
+    return load_occupied(session, units, lo, hi) if lo < hi else []
+
+
+def _by_unit(held: Iterable[Occupied]) -> dict[int, list[Occupied]]:
+    by_unit: dict[int, list[Occupied]] = {}
+    for o in held:
+        for u in o.units:
+            by_unit.setdefault(u, []).append(o)
+    return by_unit
+
+
+def _site_day_hits(site: _Site, d: date, by_unit: dict[int, list[Occupied]], now: datetime,
+                   group_class: str) -> list[tuple[tuple[Any, ...], SearchHit]]:
+    """Free cells of one facility on one day with their sort keys; each room gets the holds
+    facility_availability would have given it (within the range's bounds, filed under ``d``)."""
+    lo, hi = max(site.lo, site.midnight(d)), min(site.hi, site.midnight(d + timedelta(days=2)))
+    out = []
+    f_order = site.facility.sort_order
+    for n, room, rules in site.rooms:
+        mine = {id(o): o for u in rules.units for o in by_unit.get(u, ())
+                if o.end >= lo and o.end > site.lo and o.start < hi}
+        cells = day_cells(rules, site.cal, d, list(mine.values()), now, group_class, site.keep)
+        for k, c in enumerate(cells):
+            if c.state == CellState.FREE:
+                out.append(((c.start, f_order, room.sort_order, site.index, n, k), SearchHit(room, c)))
+    return out
+
+
 def search(session: Session, filters: SearchFilters, *, now: datetime, group_class: str) -> list[SearchHit]:
     """Free room-slots across facilities, earliest first then by facility order.
 
     Free-time rooms contribute their free steps; consecutive steps are not
     merged here (the grid links each step to the booking form).
+
+    Works day by day over all facilities at once (one query for the day's holds) and stops as
+    soon as ``limit`` hits are certain to precede anything a later day can add: every cell of a
+    later day starts after that day's local midnight. The order is the one a stable sort of all
+    hits by (start, facility order, room order) in facility, room, day order gives.
     """
-    q = select(Facility).options(selectinload(Facility.rooms).selectinload(Room.parts)).order_by(Facility.sort_order, Facility.id)
+    q = select(Facility).order_by(Facility.sort_order, Facility.id)
     if filters.facility_ids:
         q = q.where(Facility.id.in_(filters.facility_ids))
     facilities = session.scalars(q).all()
     last = min(filters.last, filters.first + timedelta(days=MAX_RANGE_DAYS))
-    hits: list[SearchHit] = []
-    for facility in facilities:
-        rooms = [
-            r.id for r in facility.rooms
-            if r.active and r.capacity >= filters.min_capacity
-            and all(e in (r.equipment or []) for e in filters.equipment)
-        ]
-        if not rooms:
-            continue
-        view = facility_availability(session, facility, filters.first, last, now=now, group_class=group_class,
-                                     room_ids=rooms, weekdays=filters.weekdays,
-                                     keep=_slot_filter(filters.slot_codes, facility.timezone))
-        for row in view.rows:
-            for cells in row.days.values():
-                hits.extend(SearchHit(row.room, c) for c in cells if c.state == CellState.FREE)
-    hits.sort(key=lambda h: (h.cell.start, h.room.facility.sort_order, h.room.sort_order))
-    return hits[: filters.limit]
+    sites = _sites(session, facilities, filters, last)
+    days = [filters.first + timedelta(days=n) for n in range((last - filters.first).days + 1)]
+    if filters.weekdays:
+        days = [d for d in days if d.weekday() in filters.weekdays]
+    found: list[tuple[tuple[Any, ...], SearchHit]] = []
+    for i, d in enumerate(days):
+        if not sites:
+            break
+        by_unit = _by_unit(_day_holds(session, sites, d))
+        for site in sites:
+            found.extend(_site_day_hits(site, d, by_unit, now, group_class))
+        if 0 < filters.limit <= len(found) and i + 1 < len(days):
+            found.sort(key=lambda kh: kh[0])
+            nxt = min(s.midnight(days[i + 1]) for s in sites)
+            if found[filters.limit - 1][0][0] < nxt:
+                break
+    found.sort(key=lambda kh: kh[0])
+    return [h for _k, h in found][: filters.limit]
 
 
 @dataclass(frozen=True)

@@ -205,17 +205,24 @@ def legend(language: str) -> list[tuple[str, str, str]]:
 
 
 def _booking_notes(cells: Iterable[Cell], user: User | None) -> dict[int, tuple[str, str | None]]:
-    """For taken cells: a note per booking id (a public group's name; "your group" for one's own)."""
+    """For taken cells: a note per booking id (a public group's name; "your group" for one's own).
+
+    Plain columns, not Booking objects: a month of bookings as ORM rows (JSON fee breakdowns and
+    all) cost more than the rest of the page."""
     ids = {i for c in cells for i in c.booking_ids}
     if not ids:
         return {}
     mine = {m.group_id for m in user.memberships} if user is not None else set()
     out: dict[int, tuple[str, str | None]] = {}
-    for b in _db().scalars(select(Booking).where(Booking.id.in_(ids)).options(selectinload(Booking.group))):
-        if b.group_id is not None and b.group_id in mine:
-            out[b.id] = (_("自分の団体の予約"), url_for("booking.detail", booking_id=b.id))
-        elif b.group is not None and b.group.public_name:
-            out[b.id] = (b.group.name, None)
+    rows = _db().execute(
+        select(Booking.id, Booking.group_id, Group.name, Group.public_name)
+        .outerjoin(Group, Group.id == Booking.group_id).where(Booking.id.in_(ids))
+    )
+    for bid, group_id, name, public_name in rows:
+        if group_id is not None and group_id in mine:
+            out[bid] = (_("自分の団体の予約"), url_for("booking.detail", booking_id=bid))
+        elif name is not None and public_name:
+            out[bid] = (name, None)
     return out
 
 
@@ -231,22 +238,50 @@ def _free_time_end(cells: Sequence[Cell], idx: int, scheme: FreeTime) -> datetim
     return want if end < want else end
 
 
+@dataclass
+class _CellText:
+    """What every cell of one table shares, worked out once per table rather than per cell
+    (url_for, day labels, the zone): a month of a free-time room has ~800 cells."""
+
+    tz: str
+    language: str
+    book_base: str = field(default_factory=lambda: url_for("booking.new"))
+    days: dict[date, str] = field(default_factory=dict)
+    zone: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zone = ZoneInfo(self.tz)
+
+    def day(self, d: date) -> str:
+        label = self.days.get(d)
+        if label is None:
+            label = self.days[d] = fmt_day(d, self.language)
+        return label
+
+    def time(self, dt: datetime) -> str:
+        return dt.astimezone(self.zone).strftime("%H:%M")
+
+    def book(self, room_id: int, d: date, **args: str) -> str:
+        return f"{self.book_base}?{urlencode({'room': room_id, 'date': d.isoformat(), **args})}"
+
+
 def _cell(room: Room, rules: RoomRules, cells: Sequence[Cell], idx: int, tz: str, language: str,
-          notes: dict[int, tuple[str, str | None]]) -> GridCell:
+          notes: dict[int, tuple[str, str | None]], text: _CellText | None = None) -> GridCell:
     c = cells[idx]
+    text = text or _CellText(tz, language)
     ja, en, sym = CELL_LABELS[c.state]
     label = en if language == "en" else ja
     reason = c.reason_en if language == "en" else c.reason_ja
-    when = f"{fmt_day(c.day, language)} {fmt_time(c.start, tz)}–{fmt_time(c.end, tz)}"
+    when = f"{text.day(c.day)} {text.time(c.start)}–{text.time(c.end)}"
     out = GridCell(c.state.value, sym, label, title=f"{when} {label}" + (f"（{reason}）" if reason else ""))
     if reason:
         out.title = f"{when} {label}: {reason}"
     if c.state == CellState.FREE:
         if c.slot_code:
-            out.url = book_url(room.id, c.day, slot=c.slot_code)
+            out.url = text.book(room.id, c.day, slot=c.slot_code)
         elif isinstance(rules.scheme, FreeTime):
             end = _free_time_end(cells, idx, rules.scheme)
-            out.url = book_url(room.id, c.day, start=fmt_time(c.start, tz), end=fmt_time(end, tz))
+            out.url = text.book(room.id, c.day, start=text.time(c.start), end=text.time(end))
     elif c.state == CellState.TAKEN:
         for bid in c.booking_ids:
             if bid in notes:
@@ -266,6 +301,7 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
     view = avail.facility_availability(_db(), facility, day, day, now=now, group_class=group_class)
     tz = facility.timezone
     notes = _booking_notes((c for row in view.rows for c in row.days[day]), user)
+    text = _CellText(tz, language)
     tables: dict[str, GridTable] = {}
     for row in view.rows:
         cells = row.days[day]
@@ -277,7 +313,8 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             table = tables[key]
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(row.room, row.rules, cells, by_code[s.code], tz, language, notes) if s.code in by_code else None
+                _cell(row.room, row.rules, cells, by_code[s.code], tz, language, notes, text) if s.code in by_code
+                else None
                 for s in scheme.slots
             ]
         else:
@@ -285,10 +322,10 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             if key not in tables:
                 tables[key] = GridTable(_("時間単位で貸す部屋"), "free", [])
             table = tables[key]
-            times = [fmt_time(c.start, tz) for c in cells]
+            times = [text.time(c.start) for c in cells]
             if len(times) > len(table.columns):
                 table.columns = [(t, "") for t in times]
-            out = [_cell(row.room, row.rules, cells, i, tz, language, notes) for i in range(len(cells))]
+            out = [_cell(row.room, row.rules, cells, i, tz, language, notes, text) for i in range(len(cells))]
         sub = _("定員%(n)s人", n=row.room.capacity)
         table.rows.append(GridRow(row.room.name(language), url_for("public.room", room_id=row.room.id), sub, out))
     # free-time rows may have fewer steps (closed day): align by start time
@@ -306,24 +343,26 @@ def room_range_table(room: Room, first: date, last: date, user: User | None, now
     group_class = best_group_class(user, today_in(tz, now))
     row = avail.room_availability(_db(), room, first, last, now=now, group_class=group_class)
     notes = _booking_notes((c for cells in row.days.values() for c in cells), user)
+    text = _CellText(tz, language)
     scheme = row.rules.scheme
     if isinstance(scheme, FixedSlots):
         table = GridTable(room.name(language), "slots", _slot_columns(scheme, language))
     else:
         table = GridTable(room.name(language), "free", [])
         # a common time axis over the range: the union of step start times
-        starts = sorted({fmt_time(c.start, tz) for cells in row.days.values() for c in cells})
+        starts = sorted({text.time(c.start) for cells in row.days.values() for c in cells})
         table.columns = [(t, "") for t in starts]
     for d, cells in row.days.items():
         if isinstance(scheme, FixedSlots):
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(room, row.rules, cells, by_code[s.code], tz, language, notes) if s.code in by_code else None
+                _cell(room, row.rules, cells, by_code[s.code], tz, language, notes, text) if s.code in by_code
+                else None
                 for s in scheme.slots
             ]
         else:
-            by_time = {fmt_time(c.start, tz): i for i, c in enumerate(cells)}
-            out = [_cell(room, row.rules, cells, by_time[t], tz, language, notes) if t in by_time else None
+            by_time = {text.time(c.start): i for i, c in enumerate(cells)}
+            out = [_cell(room, row.rules, cells, by_time[t], tz, language, notes, text) if t in by_time else None
                    for t, _d in table.columns]
         closed = cells and all(c.state == CellState.CLOSED for c in cells)
         reason = ""
@@ -332,7 +371,7 @@ def room_range_table(room: Room, first: date, last: date, user: User | None, now
         elif not cells:
             reason = _("休館")
             closed = True
-        table.rows.append(GridRow(fmt_day(d, language), None, reason, out, muted=bool(closed)))
+        table.rows.append(GridRow(text.day(d), None, reason, out, muted=bool(closed)))
     return table
 
 
@@ -362,7 +401,8 @@ def search():  # type: ignore[no-untyped-def]
     now = utcnow()
     today = today_in(now=now)
     form = SearchForm(formdata=request.args or None)
-    facilities = _db().scalars(select(Facility).order_by(Facility.sort_order, Facility.id)).all()
+    facilities = _db().scalars(select(Facility).options(selectinload(Facility.rooms))
+                               .order_by(Facility.sort_order, Facility.id)).all()
     form.facility.choices = _choices([("", _("すべての施設"))] + [(str(f.id), f.name(language)) for f in facilities])
     equipment = sorted({e for f in facilities for r in f.rooms if r.active for e in (r.equipment or [])},
                        key=lambda e: equipment_label(e, language))
