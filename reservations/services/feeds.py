@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, false, select
@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from ..database import write_transaction
 from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
-from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User, room_parts
+from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
 from . import audit
-from .mapping import FacilityRooms
+from .mapping import FacilityRooms, load_unit_map
 from .permissions import NotFound, is_member
 from .secret_tokens import hash_secret, new_secret
 
@@ -92,14 +92,6 @@ class RoomNames:
         return self.facility_en if language == "en" else self.facility_ja
 
 
-@dataclass(eq=False)
-class _RoomNode:
-    """A room as ``FacilityRooms`` sees it (an id and its parts), without an ORM object."""
-
-    id: int
-    parts: list[_RoomNode] = field(default_factory=list)
-
-
 def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScope] | None:
     """A room's names and feed scope in two small queries: a 304 should cost about as much as
     any small request, and ORM objects with the facility's rooms and parts cost ten times that."""
@@ -110,18 +102,7 @@ def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScop
     if row is None:
         return None
     names = RoomNames(*row)
-    nodes: dict[int, _RoomNode] = {}
-    edges = session.execute(
-        select(Room.id, room_parts.c.part_id).outerjoin(room_parts, room_parts.c.whole_id == Room.id)
-        .where(Room.facility_id == names.facility_id)
-    ).all()
-    for whole, _ in edges:
-        nodes[whole] = _RoomNode(whole)
-    for whole, part in edges:
-        if part is not None:
-            nodes[whole].parts.append(nodes.setdefault(part, _RoomNode(part)))
-    rooms = cast("list[Room]", list(nodes.values()))  # FacilityRooms reads only .id and .parts
-    related = FacilityRooms(rooms).related(cast(Room, nodes[names.id]))
+    related = load_unit_map(session, names.facility_id).related(names.id)
     return names, FeedScope("room", f"room:{names.id}", room_ids=frozenset(related))
 
 

@@ -77,35 +77,9 @@ def facility_calendar(facility: Facility, closures: Iterable[Closure] | None = N
     )
 
 
-def leaf_units(room: Room, _seen: frozenset[int] = frozenset()) -> frozenset[int]:
-    """The leaf parts a room occupies: itself when not divisible."""
-    if room.id in _seen:
-        raise ValueError(f"room {room.id} is part of itself")
-    if not room.parts:
-        return frozenset({room.id})
-    out: set[int] = set()
-    for p in room.parts:
-        out |= leaf_units(p, _seen | {room.id})
-    return frozenset(out)
-
-
-class FacilityRooms:
-    """The rooms of one facility with their units, so related rooms are computed once."""
-
-    def __init__(self, rooms: Iterable[Room]) -> None:
-        self.rooms = list(rooms)
-        self.units = {r.id: leaf_units(r) for r in self.rooms}
-
-    def related(self, room: Room) -> frozenset[int]:
-        mine = self.units.get(room.id) or leaf_units(room)
-        return frozenset(rid for rid, u in self.units.items() if u & mine) | {room.id}
-
-    def rules(self, room: Room) -> RoomRules:
-        return room_rules(room, self.units.get(room.id) or leaf_units(room), self.related(room))
-
-
 class UnitMap:
-    """The leaf units of every room of one facility, computed from room ids and part links only.
+    """The leaf units of rooms, computed from room ids and part links only: the one place that
+    says which rooms share space (a divided hall and its parts).
 
     Booking a room needs the units and related rooms of that one room, which depend on how
     every room of its facility is divided; loading all those rooms as ORM objects (with
@@ -117,7 +91,7 @@ class UnitMap:
         self.units = {rid: self._leaves(rid, frozenset()) for rid in parts}
 
     def _leaves(self, room_id: int, seen: frozenset[int]) -> frozenset[int]:
-        """As :func:`leaf_units`, on ids."""
+        """The leaf parts a room occupies: itself when not divisible."""
         if room_id in seen:
             raise ValueError(f"room {room_id} is part of itself")
         children = self.parts.get(room_id) or []
@@ -128,13 +102,51 @@ class UnitMap:
             out |= self._leaves(p, seen | {room_id})
         return frozenset(out)
 
-    def related(self, room_id: int) -> frozenset[int]:
-        """As :meth:`FacilityRooms.related`."""
+    def related(self, room_id: int, among: Iterable[int] | None = None) -> frozenset[int]:
+        """The rooms (of ``among``, default all) sharing a unit with ``room_id`` (the whole hall
+        for a part, every part for the hall), itself included."""
         mine = self.units.get(room_id) or self._leaves(room_id, frozenset())
-        return frozenset(rid for rid, u in self.units.items() if u & mine) | {room_id}
+        ids = self.units if among is None else among
+        return frozenset(rid for rid in ids if self.units[rid] & mine) | {room_id}
 
     def rules(self, room: Room) -> RoomRules:
         return room_rules(room, self.units.get(room.id) or self._leaves(room.id, frozenset()), self.related(room.id))
+
+
+def _part_links(rooms: Iterable[Room]) -> dict[int, list[int]]:
+    """Part links of ``rooms`` and of every part reachable from them, read from the ORM."""
+    links: dict[int, list[int]] = {}
+    todo = list(rooms)
+    while todo:
+        r = todo.pop()
+        if r.id in links:
+            continue
+        links[r.id] = [p.id for p in r.parts]
+        todo.extend(r.parts)
+    return links
+
+
+def leaf_units(room: Room) -> frozenset[int]:
+    """The leaf parts a room occupies: itself when not divisible."""
+    return UnitMap(_part_links([room])).units[room.id]
+
+
+class FacilityRooms:
+    """The rooms of one facility (as ORM objects) with their units, so related rooms are
+    computed once; the rule itself is :class:`UnitMap`'s."""
+
+    def __init__(self, rooms: Iterable[Room]) -> None:
+        self.rooms = list(rooms)
+        self._map = UnitMap(_part_links(self.rooms))
+        self.units = {r.id: self._map.units[r.id] for r in self.rooms}
+
+    def related(self, room: Room) -> frozenset[int]:
+        known = self._map if room.id in self._map.units else UnitMap(_part_links([*self.rooms, room]))
+        return known.related(room.id, among=self.units)
+
+    def rules(self, room: Room) -> RoomRules:
+        units = self.units.get(room.id) or leaf_units(room)
+        return room_rules(room, units, self.related(room))
 
 
 def load_unit_map(session: Session, facility_id: int) -> UnitMap:
