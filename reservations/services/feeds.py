@@ -30,7 +30,7 @@ from ..database import write_transaction
 from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
 from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
 from . import audit
-from .mapping import FacilityRooms, load_unit_map
+from .mapping import load_unit_map
 from .permissions import NotFound, is_member
 from .secret_tokens import hash_secret, new_secret
 
@@ -85,16 +85,12 @@ class RoomNames:
     facility_ja: str
     facility_en: str
 
-    def name(self, language: str) -> str:
-        return self.name_en if language == "en" else self.name_ja
-
-    def facility_name(self, language: str) -> str:
-        return self.facility_en if language == "en" else self.facility_ja
-
 
 def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScope] | None:
-    """A room's names and feed scope in two small queries: a 304 should cost about as much as
-    any small request, and ORM objects with the facility's rooms and parts cost ten times that."""
+    """A room's names and feed scope in two small queries. The feed shows what makes the room
+    busy: its own bookings and those of rooms sharing a part (the whole hall when this is part A,
+    every part when this is the whole hall). A 304 should cost about as much as any small
+    request; ORM objects with the facility's rooms and parts cost ten times that."""
     row = session.execute(
         select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja, Facility.name_en)
         .join(Facility, Facility.id == Room.facility_id).where(Room.id == room_id)
@@ -104,13 +100,6 @@ def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScop
     names = RoomNames(*row)
     related = load_unit_map(session, names.facility_id).related(names.id)
     return names, FeedScope("room", f"room:{names.id}", room_ids=frozenset(related))
-
-
-def room_scope(room: Room) -> FeedScope:
-    """A room's feed shows what makes it busy: its own bookings and those of rooms sharing a part
-    (the whole hall when this is part A, every part when this is the whole hall)."""
-    related = FacilityRooms(room.facility.rooms).related(room)
-    return FeedScope("room", f"room:{room.id}", room_ids=frozenset(related))
 
 
 def facility_scope(facility: Facility) -> FeedScope:
@@ -242,15 +231,11 @@ def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) 
 # --- names -----------------------------------------------------------------------------------------
 
 
-def room_feed_info(room: Room | RoomNames, language: str) -> FeedInfo:
-    if isinstance(room, Room):
-        room = RoomNames(room.id, room.facility_id, room.name_ja, room.name_en, room.facility.name_ja,
-                         room.facility.name_en)
+def room_feed_info(room: RoomNames, language: str) -> FeedInfo:
     if language == "en":
-        return FeedInfo(f"{room.name('en')} ({room.facility_name('en')})",
+        return FeedInfo(f"{room.name_en} ({room.facility_en})",
                         "Bookings of this room (busy times). Naya Plaza Reservations")
-    return FeedInfo(f"{room.name('ja')}（{room.facility_name('ja')}）",
-                    "この部屋の予約状況（なやプラザ予約システム）")
+    return FeedInfo(f"{room.name_ja}（{room.facility_ja}）", "この部屋の予約状況（なやプラザ予約システム）")
 
 
 def facility_feed_info(facility: Facility, language: str) -> FeedInfo:

@@ -159,14 +159,16 @@ def best_group_class(user: User | None, today: date) -> str:
 
 
 def book_url(room_id: int, day: date, *, slot: str | None = None, start: str | None = None,
-             end: str | None = None, **extra: Any) -> str:
+             end: str | None = None, base: str | None = None, **extra: Any) -> str:
+    """The booking form for a cell; ``base`` is ``url_for('booking.new')`` when a caller making
+    many links has it already."""
     args: dict[str, Any] = {"room": room_id, "date": day.isoformat()}
     if slot:
         args["slot"] = slot
     if start and end:
         args["start"], args["end"] = start, end
     args.update({k: v for k, v in extra.items() if v not in (None, "")})
-    return f"{url_for('booking.new')}?{urlencode(args)}"
+    return f"{base or url_for('booking.new')}?{urlencode(args)}"
 
 
 # --- grids -------------------------------------------------------------------------------------
@@ -262,13 +264,13 @@ class _CellText:
         return dt.astimezone(self.zone).strftime("%H:%M")
 
     def book(self, room_id: int, d: date, **args: str) -> str:
-        return f"{self.book_base}?{urlencode({'room': room_id, 'date': d.isoformat(), **args})}"
+        return book_url(room_id, d, base=self.book_base, **args)
 
 
-def _cell(room: Room, rules: RoomRules, cells: Sequence[Cell], idx: int, tz: str, language: str,
-          notes: dict[int, tuple[str, str | None]], text: _CellText | None = None) -> GridCell:
+def _cell(room: Room, rules: RoomRules, cells: Sequence[Cell], idx: int,
+          notes: dict[int, tuple[str, str | None]], text: _CellText) -> GridCell:
     c = cells[idx]
-    text = text or _CellText(tz, language)
+    language = text.language
     ja, en, sym = CELL_LABELS[c.state]
     label = en if language == "en" else ja
     reason = c.reason_en if language == "en" else c.reason_ja
@@ -313,7 +315,7 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             table = tables[key]
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(row.room, row.rules, cells, by_code[s.code], tz, language, notes, text) if s.code in by_code
+                _cell(row.room, row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
                 else None
                 for s in scheme.slots
             ]
@@ -325,7 +327,7 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             times = [text.time(c.start) for c in cells]
             if len(times) > len(table.columns):
                 table.columns = [(t, "") for t in times]
-            out = [_cell(row.room, row.rules, cells, i, tz, language, notes, text) for i in range(len(cells))]
+            out = [_cell(row.room, row.rules, cells, i, notes, text) for i in range(len(cells))]
         sub = _("定員%(n)s人", n=row.room.capacity)
         table.rows.append(GridRow(row.room.name(language), url_for("public.room", room_id=row.room.id), sub, out))
     # free-time rows may have fewer steps (closed day): align by start time
@@ -356,13 +358,13 @@ def room_range_table(room: Room, first: date, last: date, user: User | None, now
         if isinstance(scheme, FixedSlots):
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(room, row.rules, cells, by_code[s.code], tz, language, notes, text) if s.code in by_code
+                _cell(room, row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
                 else None
                 for s in scheme.slots
             ]
         else:
             by_time = {text.time(c.start): i for i, c in enumerate(cells)}
-            out = [_cell(room, row.rules, cells, by_time[t], tz, language, notes, text) if t in by_time else None
+            out = [_cell(room, row.rules, cells, by_time[t], notes, text) if t in by_time else None
                    for t, _d in table.columns]
         closed = cells and all(c.state == CellState.CLOSED for c in cells)
         reason = ""

@@ -376,8 +376,9 @@ def test_room_feed_validators_read_no_bookings(app: Flask, client: FlaskClient, 
 
 
 def test_room_feed_scope_without_orm_matches_room_scope(app: Flask, world: World) -> None:
-    """The 304 path reads a room's related rooms as plain rows; it must agree with the ORM path
+    """The feed reads a room's related rooms as plain rows; it must agree with the ORM path
     (``FacilityRooms``) for nested divisible rooms: hall = A + (B = B1 + B2), and a lone room."""
+    from reservations.services.mapping import FacilityRooms
     from tests.factories import make_room
 
     a = make_room(world.facility, name_ja="A")
@@ -390,7 +391,7 @@ def test_room_feed_scope_without_orm_matches_room_scope(app: Flask, world: World
         found = feed_service.room_feed_scope(db.session(), room.id)
         assert found is not None
         names, scope = found
-        assert scope == feed_service.room_scope(room)
+        assert scope.room_ids == FacilityRooms(room.facility.rooms).related(room)
         assert (names.name_ja, names.facility_ja) == (room.name_ja, room.facility.name_ja)
     assert feed_service.room_feed_scope(db.session(), b1.id)[1].room_ids == {b1.id, b.id, whole.id}  # type: ignore[index]
     assert feed_service.room_feed_scope(db.session(), a.id)[1].room_ids == {a.id, whole.id}  # type: ignore[index]
