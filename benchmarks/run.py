@@ -454,7 +454,7 @@ class Runner:
                                                                       facility_ids=tuple(range(1, 11))),
                                     now=gen.BENCH_NOW, group_class="registered")
                 for h in hits:
-                    if h.cell.slot_code and not h.room.parts and not h.room.requires_approval:
+                    if h.cell.slot_code and h.room.rules.units == {h.room.id} and not h.room.rules.requires_approval:
                         out.append((h.room.id, h.cell.day, h.cell.slot_code))
                 d += timedelta(days=3)
             db.session.remove()

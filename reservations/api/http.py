@@ -75,6 +75,12 @@ def paginate(items: Sequence[T], limit: int | None, cursor: str | None) -> tuple
     return page, (_encode_cursor(offset + size) if more else None)
 
 
+def page_end(limit: int | None, cursor: str | None) -> int:
+    """How many items ``paginate`` must see for this page and to know whether another follows,
+    so a search can stop there."""
+    return (_decode_cursor(cursor) if cursor else 0) + (limit or DEFAULT_LIMIT) + 1
+
+
 def conditional(resp: Response) -> Response:
     """ETag (a hash of the body) on successful GETs, and 304 when the client already has it."""
     if request.method not in ("GET", "HEAD") or resp.status_code != 200 or resp.direct_passthrough:

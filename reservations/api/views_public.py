@@ -17,12 +17,13 @@ from ..services.availability import SearchFilters
 from . import bp, serialize
 from .auth import current
 from .errors import ApiError
-from .http import MAX_LIMIT, json_response, paginate
+from .http import MAX_LIMIT, json_response, page_end, paginate
 from .registry import Param, api_route, query
 
 LIMIT = Param("limit", "integer", "Page size (1–100, default 50).", minimum=1, maximum=MAX_LIMIT)
 CURSOR = Param("cursor", "string", "The `next_cursor` of the previous page.", max_length=500)
 MAX_DAYS = 31
+SEARCH_MAX_HITS = 1000  # pages of a search reach this far
 
 
 def _group_class() -> str:
@@ -172,7 +173,7 @@ def search() -> Response:
     filters = SearchFilters(
         first=first, last=last, min_capacity=args["capacity"] or 1, equipment=args["equipment"] or (),
         facility_ids=args["facility"] or (), weekdays=args["weekdays"] or (),
-        slot_codes=args["slot"] or (), limit=1000,
+        slot_codes=args["slot"] or (), limit=min(SEARCH_MAX_HITS, page_end(args["limit"], args["cursor"])),
     )
     hits = avail.search(db.session(), filters, now=now, group_class=_group_class())
     page, nxt = paginate(hits, args["limit"], args["cursor"])

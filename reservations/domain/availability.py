@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from .calendar import FacilityCalendar, local_day
@@ -79,17 +80,41 @@ def _opens_on(window: BookingWindow, day: date) -> date:
     return window.opens_on(day)
 
 
-def _spans(room: RoomRules, cal: FacilityCalendar, day: date) -> list[tuple[datetime, datetime, str | None]]:
+Span = tuple[datetime, datetime, str | None, datetime, datetime]  # local start, end, slot code; UTC start, end
+
+
+@lru_cache(maxsize=64)
+def _today(now: datetime, tz: str) -> date:
+    """``local_day(now, tz)`` once per clock reading and zone, not once per room and day."""
+    return local_day(now, tz)
+
+
+def _spans(room: RoomRules, cal: FacilityCalendar, day: date,
+           keep: Callable[[datetime, str | None], bool] | None) -> tuple[Span, ...]:
     scheme = room.scheme
+    hours = None if isinstance(scheme, FixedSlots) else cal.hours.get(day.weekday())
+    return _day_spans(scheme, cal.tz, day, hours, keep)
+
+
+@lru_cache(maxsize=16384)
+def _day_spans(scheme: FixedSlots | FreeTime, tz: str, day: date, hours: tuple[time, time] | None,
+               keep: Callable[[datetime, str | None], bool] | None) -> tuple[Span, ...]:
+    """The bounds of the cells of one day that ``keep`` accepts, in local time and in UTC, once
+    per (scheme, zone, day, opening hours, filter): a pure function of immutable values (search
+    passes its filter as a value, ``SlotFilter``). A search or a month view asked the same bounds
+    of every room with the same scheme, and converted each to UTC again."""
+    zone = ZoneInfo(tz)
+    bounds: list[tuple[datetime, datetime, str | None]]
     if isinstance(scheme, FixedSlots):
-        zone = ZoneInfo(cal.tz)
-        return [(datetime.combine(day, a, zone), datetime.combine(day, b, zone), code)
-                for code, a, b in _slot_times(scheme)]
-    assert isinstance(scheme, FreeTime)
-    hours = cal.opening(day)
-    if hours is None:
-        return []
-    return [(a, b, None) for a, b in scheme.steps(*hours)]
+        bounds = [(datetime.combine(day, a, zone), datetime.combine(day, b, zone), code)
+                  for code, a, b in _slot_times(scheme)]
+    elif hours is None:
+        return ()
+    else:
+        opening = datetime.combine(day, hours[0], zone), datetime.combine(day, hours[1], zone)
+        bounds = [(a, b, None) for a, b in scheme.steps(*opening)]
+    return tuple((a, b, code, a.astimezone(UTC), b.astimezone(UTC))
+                 for a, b, code in bounds if keep is None or keep(a, code))
 
 
 class _Holds:
@@ -101,7 +126,7 @@ class _Holds:
     looks at that slice only instead of every hold of the day.
     """
 
-    __slots__ = ("holds", "starts", "longest")
+    __slots__ = ("holds", "starts", "longest", "reach")
 
     def __init__(self, units: frozenset[int], existing: Sequence[Occupied]) -> None:
         mine = [(o.start.astimezone(UTC), o.end.astimezone(UTC), o.booking_id)
@@ -110,13 +135,16 @@ class _Holds:
         self.holds = mine
         self.starts = [h[0] for h in mine]
         self.longest = max((h[1] - h[0] for h in mine), default=timedelta(0))
+        # reach[i]: the latest end among the first i + 1 holds; a cell starting at or after
+        # reach[hi - 1] meets none of them (the usual answer for a free cell, found by bisection)
+        self.reach = list(accumulate((h[1] for h in mine), max))
 
     def hits(self, start: datetime, end: datetime) -> tuple[int, ...]:
         """Booking ids of holds overlapping ``[start, end)`` (both UTC), sorted, unique."""
-        holds = self.holds
-        if not holds:
-            return ()
         hi = bisect_left(self.starts, end)
+        if hi == 0 or self.reach[hi - 1] <= start:
+            return ()
+        holds = self.holds
         lo = bisect_right(self.starts, start - self.longest, 0, hi)
         found = {h[2] for h in holds[lo:hi] if h[1] > start}
         return tuple(sorted(found)) if found else ()
@@ -134,16 +162,14 @@ def day_cells(
     """The cells of one room on one local day (only those ``keep(start, slot_code)`` accepts:
     search asks for evenings and should not pay for the mornings)."""
     closed = cal.closed_reason(day, room.related)
-    spans = _spans(room, cal, day)
-    if keep is not None:
-        spans = [s for s in spans if keep(s[0], s[2])]
+    spans = _spans(room, cal, day, keep)
     rid = room.room_id
     if closed:
         state, rja, ren = CellState.CLOSED, closed.label_ja, closed.label_en
-        return [Cell(rid, day, start, end, code, state, rja, ren) for start, end, code in spans]
+        return [Cell(rid, day, start, end, code, state, rja, ren) for start, end, code, _s, _e in spans]
     window = window_for(room.windows, group_class)
     opens = _opens_on(window, day)
-    window_open = local_day(now, cal.tz) >= opens
+    window_open = _today(now, cal.tz) >= opens
     if window_open:
         later = (CellState.FREE, "", "")
     else:
@@ -152,12 +178,11 @@ def day_cells(
     buffer = room.buffer
     now_utc = now.astimezone(UTC)
     cells = []
-    for start, end, code in spans:
-        s_utc = start.astimezone(UTC)
+    for start, end, code, s_utc, e_utc in spans:
         if s_utc <= now_utc:
             cells.append(Cell(rid, day, start, end, code, CellState.PAST))
             continue
-        ids = holds.hits(s_utc, end.astimezone(UTC) + buffer)
+        ids = holds.hits(s_utc, e_utc + buffer)
         if ids:
             cells.append(Cell(rid, day, start, end, code, CellState.TAKEN, "", "", ids))
         else:

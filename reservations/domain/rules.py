@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from .calendar import FacilityCalendar, local, local_day
 from .errors import RuleFailure
@@ -69,7 +70,7 @@ class RoomRules:
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_ja
 
-    @property
+    @cached_property
     def buffer(self) -> timedelta:
         return timedelta(minutes=self.buffer_minutes)
 

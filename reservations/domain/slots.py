@@ -40,6 +40,14 @@ class FixedSlots:
 
     kind = "slots"
 
+    def __hash__(self) -> int:
+        # worked out once: a scheme is part of the cache key of every day's cells of every room
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.slots, self.joined))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     def find(self, code: str) -> Slot | JoinedSlot | None:
         for s in self.slots:
             if s.code == code:

@@ -6,13 +6,14 @@ sides), then the domain core computes cells per room in memory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..domain.availability import Cell, CellState, day_cells, free_intervals
@@ -21,7 +22,15 @@ from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
 from ..domain.timeranges import TimeRange
 from ..models import Closure, Facility, Room
-from .mapping import FacilityRooms, facility_calendar, load_occupied, local_bounds
+from .mapping import (
+    FacilityRooms,
+    facility_calendar,
+    load_occupied,
+    load_unit_map,
+    local_bounds,
+    rule_columns,
+    rules_from_columns,
+)
 
 MAX_RANGE_DAYS = 62
 
@@ -62,15 +71,18 @@ def _active_rooms(session: Session, facility_ids: Sequence[int]) -> dict[int, li
     return out
 
 
-def _closures(session: Session, facility_ids: Sequence[int]) -> dict[int, list[Closure]]:
-    """Closures per facility in the relationship's order (start date), one query for all."""
+def _closures(session: Session, facility_ids: Sequence[int],
+              first: date | None = None, last: date | None = None) -> dict[int, list[Closure]]:
+    """Closures per facility in the relationship's order (start date), one query for all; only
+    those touching ``first``–``last`` when given (a calendar of those answers the same for
+    those days, and the full list grows with the years)."""
     out: dict[int, list[Closure]] = {fid: [] for fid in facility_ids}
     if not facility_ids:
         return out
-    rows = session.scalars(
-        select(Closure).where(Closure.facility_id.in_(facility_ids))
-        .order_by(Closure.facility_id, Closure.start_date, Closure.id)
-    )
+    q = select(Closure).where(Closure.facility_id.in_(facility_ids))
+    if first is not None and last is not None:
+        q = q.where(Closure.end_date >= first, Closure.start_date <= last)
+    rows = session.scalars(q.order_by(Closure.facility_id, Closure.start_date, Closure.id))
     for c in rows:
         out[c.facility_id].append(c)
     return out
@@ -165,28 +177,64 @@ class SearchFilters:
 
 
 @dataclass(frozen=True)
+class RoomSummary:
+    """What a search hit shows of its room, read as columns into its rules: the rooms of the whole
+    city as ORM objects cost more than the search itself."""
+
+    facility: Facility
+    sort_order: int
+    rules: RoomRules
+
+    @property
+    def id(self) -> int:
+        return self.rules.room_id
+
+    @property
+    def facility_id(self) -> int:
+        return self.facility.id
+
+    @property
+    def name_ja(self) -> str:
+        return self.rules.name_ja
+
+    @property
+    def name_en(self) -> str:
+        return self.rules.name_en
+
+    @property
+    def capacity(self) -> int:
+        return self.rules.capacity
+
+    def name(self, language: str) -> str:
+        return self.rules.name(language)
+
+
+@dataclass(frozen=True)
 class SearchHit:
-    room: Room
+    room: RoomSummary
     cell: Cell
 
 
 _SLOT_HOURS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 
 
-def _slot_filter(codes: Sequence[str], tz: str) -> Callable[[datetime, str | None], bool] | None:
-    """Which cells search keeps: slots by code, free-time steps by the part of the day they start in."""
-    if not codes:
-        return None
-    zone = ZoneInfo(tz)
-    hours = [_SLOT_HOURS[c] for c in codes if c in _SLOT_HOURS]
+@dataclass(frozen=True)
+class SlotFilter:
+    """Which cells search keeps: slots by code, free-time steps by the part of the day they start
+    in. A value rather than a closure, so the domain core can cache a day's kept cells by it."""
 
-    def keep(start: datetime, slot_code: str | None) -> bool:
+    codes: tuple[str, ...]
+    tz: str
+
+    def __call__(self, start: datetime, slot_code: str | None) -> bool:
         if slot_code is not None:
-            return slot_code in codes
-        hour = start.astimezone(zone).hour
-        return any(a <= hour < b for a, b in hours)
+            return slot_code in self.codes
+        hour = start.astimezone(ZoneInfo(self.tz)).hour
+        return any(_SLOT_HOURS[c][0] <= hour < _SLOT_HOURS[c][1] for c in self.codes if c in _SLOT_HOURS)
 
-    return keep
+
+def _slot_filter(codes: Sequence[str], tz: str) -> SlotFilter | None:
+    return SlotFilter(tuple(codes), tz) if codes else None
 
 
 @dataclass
@@ -196,7 +244,7 @@ class _Site:
     index: int
     facility: Facility
     cal: FacilityCalendar
-    rooms: list[tuple[int, Room, RoomRules]]  # (position among the facility's active rooms, room, rules)
+    rooms: list[tuple[int, RoomSummary, RoomRules]]  # (position among the facility's active rooms, room, rules)
     keep: Callable[[datetime, str | None], bool] | None
     lo: datetime  # holds must overlap [lo, hi): what facility_availability loaded for the range
     hi: datetime
@@ -204,41 +252,61 @@ class _Site:
     def midnight(self, d: date) -> datetime:
         return datetime.combine(d, time(0), ZoneInfo(self.cal.tz)).astimezone(UTC)
 
+    def window(self, d: date) -> tuple[datetime, datetime]:
+        """The holds that can touch a cell of day ``d``: ending after its local midnight, starting
+        before the day's end plus the longest cleanup buffer (a cell ends within its day, and a
+        hold reaches it when it starts before the cell's end plus the room's buffer)."""
+        return max(self.lo, self.midnight(d)), min(self.hi, self.midnight(d + timedelta(days=1)) + self.reach)
+
+    @property
+    def reach(self) -> timedelta:
+        return max((rules.buffer for _n, _r, rules in self.rooms), default=timedelta(0))
+
 
 def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilters, last: date) -> list[_Site]:
     """The facilities that have a room matching the capacity and equipment filters, with the
-    rooms' rules; rooms, parts and closures of all facilities in three queries."""
-    rooms_by_facility = _active_rooms(session, [f.id for f in facilities])
-    chosen: list[tuple[int, Facility, FacilityRooms, list[tuple[int, Room]]]] = []
-    for i, facility in enumerate(facilities):
-        active = rooms_by_facility[facility.id]
-        candidates = [
-            (n, r) for n, r in enumerate(active)
-            if r.capacity >= filters.min_capacity and all(e in (r.equipment or []) for e in filters.equipment)
-        ]
-        if candidates:
-            chosen.append((i, facility, FacilityRooms(active), candidates))
-    closures = _closures(session, [f.id for _, f, _, _ in chosen])
+    rooms' rules; rooms, part links and closures of all facilities in three queries, the rooms as
+    columns (``rules_from_columns``)."""
+    by_id = {f.id: f for f in facilities}
+    units = load_unit_map(session, by_id)
+    active: dict[int, list[tuple[int, str | None, tuple[Any, ...]]]] = {fid: [] for fid in by_id}
+    for fid, sort_order, equipment, *stored in session.execute(
+        select(Room.facility_id, Room.sort_order, cast(Room.equipment, Text), *rule_columns())
+        .where(Room.facility_id.in_(by_id), Room.active)
+        .order_by(Room.facility_id, Room.sort_order, Room.id)
+    ):
+        active[fid].append((sort_order, equipment, tuple(stored)))
+    closures = _closures(session, [f.id for f in facilities if active[f.id]], filters.first, last)
     sites = []
-    for i, facility, fr, candidates in chosen:
+    for i, facility in enumerate(facilities):
+        rows = active[facility.id]
+        among = [columns[0] for _s, _e, columns in rows]
+        rooms = []
+        for n, (sort_order, equipment, columns) in enumerate(rows):
+            room_id = columns[0]
+            rules = rules_from_columns(columns, units.units[room_id], units.related(room_id, among=among))
+            if rules.capacity < filters.min_capacity:
+                continue
+            if filters.equipment and not set(filters.equipment) <= set(json.loads(equipment or "[]") or ()):
+                continue
+            rooms.append((n, RoomSummary(facility, sort_order, rules), rules))
+        if not rooms:
+            continue
         cal = facility_calendar(facility, closures[facility.id])
         start, end = local_bounds(filters.first, last, cal.tz)
         sites.append(_Site(
-            i, facility, cal, [(n, r, fr.rules(r)) for n, r in candidates],
-            _slot_filter(filters.slot_codes, facility.timezone),
+            i, facility, cal, rooms, _slot_filter(filters.slot_codes, facility.timezone),
             (start - timedelta(hours=1)).astimezone(UTC), (end + timedelta(hours=1)).astimezone(UTC),
         ))
     return sites
 
 
 def _day_holds(session: Session, sites: Sequence[_Site], d: date) -> list[Occupied]:
-    """Every hold any site's cells of day ``d`` can meet, in one query for all facilities.
-
-    A cell of ``d`` starts after local midnight, and facility_availability files a hold under
-    a day only when it starts before the end of the next day: that bounds the window.
-    """
-    lo = min(s.midnight(d) for s in sites)
-    hi = max(min(s.hi, s.midnight(d + timedelta(days=2))) for s in sites)
+    """Every hold any site's cells of day ``d`` can meet (``_Site.window``), in one query for
+    all facilities."""
+    windows = [s.window(d) for s in sites]
+    lo = min(w[0] for w in windows)
+    hi = max(w[1] for w in windows)
     units: set[int] = set()
     for s in sites:
         for _n, _r, rules in s.rooms:
@@ -257,13 +325,13 @@ def _by_unit(held: Iterable[Occupied]) -> dict[int, list[Occupied]]:
 def _site_day_hits(site: _Site, d: date, by_unit: dict[int, list[Occupied]], now: datetime,
                    group_class: str) -> list[tuple[tuple[Any, ...], SearchHit]]:
     """Free cells of one facility on one day with their sort keys; each room gets the holds
-    facility_availability would have given it (within the range's bounds, filed under ``d``)."""
-    lo, hi = max(site.lo, site.midnight(d)), min(site.hi, site.midnight(d + timedelta(days=2)))
+    of its units in the site's window of ``d``."""
+    lo, hi = site.window(d)
     out = []
     f_order = site.facility.sort_order
     for n, room, rules in site.rooms:
         mine = {id(o): o for u in rules.units for o in by_unit.get(u, ())
-                if o.end >= lo and o.end > site.lo and o.start < hi}
+                if o.end > lo and o.start < hi}
         cells = day_cells(rules, site.cal, d, list(mine.values()), now, group_class, site.keep)
         for k, c in enumerate(cells):
             if c.state == CellState.FREE:

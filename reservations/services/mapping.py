@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import ColumnElement, Text, and_, cast, select, text
 from sqlalchemy.orm import Session
 
 from ..domain.calendar import Closure as DomainClosure
@@ -149,13 +152,15 @@ class FacilityRooms:
         return room_rules(room, units, self.related(room))
 
 
-def load_unit_map(session: Session, facility_id: int) -> UnitMap:
-    """Every room of the facility with its direct parts, in one query of ids."""
+def load_unit_map(session: Session, facility_ids: int | Iterable[int]) -> UnitMap:
+    """Every room of the facility (or facilities: parts never cross one) with its direct parts,
+    in one query of ids."""
+    ids = [facility_ids] if isinstance(facility_ids, int) else list(facility_ids)
     parts: dict[int, list[int]] = {}
     for whole, part in session.execute(
         select(Room.id, room_parts.c.part_id)
         .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
-        .where(Room.facility_id == facility_id)
+        .where(Room.facility_id.in_(ids))
     ):
         children = parts.setdefault(whole, [])
         if part is not None:
@@ -176,8 +181,97 @@ def load_closures(session: Session, facility_id: int, first: date, last: date) -
     ))
 
 
-def room_rules(room: Room, units: frozenset[int] | None = None, related: frozenset[int] | None = None) -> RoomRules:
+class RuleSource(Protocol):
+    """What ``room_rules`` reads of a room: a ``Room``, or its columns as ``StoredRules``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name_ja(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def min_lead_minutes(self) -> int: ...
+    @property
+    def buffer_minutes(self) -> int: ...
+    @property
+    def requires_approval(self) -> bool: ...
+    @property
+    def checkin_required(self) -> bool: ...
+    @property
+    def checkin_grace_minutes(self) -> int: ...
+    @property
+    def slot_scheme(self) -> dict[str, Any]: ...
+    @property
+    def windows(self) -> dict[str, Any]: ...
+    @property
+    def claim_policy(self) -> dict[str, Any]: ...
+    @property
+    def cancellation_tiers(self) -> list[list[int]] | None: ...
+    @property
+    def fee_table(self) -> dict[str, Any]: ...
+
+
+_PLAIN_RULE_FIELDS = ("id", "name_ja", "name_en", "capacity", "min_lead_minutes", "buffer_minutes",
+                      "requires_approval", "checkin_required", "checkin_grace_minutes")
+_JSON_RULE_FIELDS = ("slot_scheme", "windows", "claim_policy", "cancellation_tiers", "fee_table")
+
+
+def rule_columns() -> list[ColumnElement[Any]]:
+    """The columns ``rules_from_columns`` takes, in its order, the room's id first; the JSON ones
+    as their stored text, so the values are hashable and nothing is parsed until a room's rules
+    are first built."""
+    return [getattr(Room, f) for f in _PLAIN_RULE_FIELDS] + [cast(getattr(Room, f), Text) for f in _JSON_RULE_FIELDS]
+
+
+@dataclass(frozen=True)
+class StoredRules:
+    """A room's rule columns as ``rule_columns`` reads them, JSON parsed, read like a ``Room``."""
+
+    id: int
+    name_ja: str
+    name_en: str
+    capacity: int
+    min_lead_minutes: int
+    buffer_minutes: int
+    requires_approval: bool
+    checkin_required: bool
+    checkin_grace_minutes: int
+    slot_scheme: dict[str, Any]
+    windows: dict[str, Any]
+    claim_policy: dict[str, Any]
+    cancellation_tiers: list[list[int]] | None
+    fee_table: dict[str, Any]
+
+    @classmethod
+    def parse(cls, values: tuple[Any, ...]) -> StoredRules:
+        n = len(_PLAIN_RULE_FIELDS)
+        parsed = [json.loads(v) if v is not None else None for v in values[n:]]
+        return cls(*values[:n], *parsed)
+
+
+@lru_cache(maxsize=4096)
+def rules_from_columns(values: tuple[Any, ...], units: frozenset[int], related: frozenset[int]) -> RoomRules:
+    """``room_rules`` of a room read as ``rule_columns``. Search needs the rules of every room of
+    the city; building them from ORM rows was most of its time. The stored values themselves are
+    the key, so an edited room is a new key and there is nothing to invalidate."""
+    rules = room_rules(StoredRules.parse(values), units, related)
+    return replace(rules, scheme=_canonical_scheme(rules.scheme))
+
+
+@lru_cache(maxsize=1024)
+def _canonical_scheme(scheme: SlotScheme) -> SlotScheme:
+    """One instance per distinct scheme, so the domain core's caches keyed by scheme find theirs
+    by identity instead of comparing slot by slot (most rooms of a city share a few schemes)."""
+    return scheme
+
+
+def room_rules(room: RuleSource, units: frozenset[int] | None = None,
+               related: frozenset[int] | None = None) -> RoomRules:
     if units is None or related is None:
+        assert isinstance(room, Room), "units and related are needed for a room read as columns"
         fr = FacilityRooms(room.facility.rooms)
         units, related = fr.units.get(room.id) or leaf_units(room), fr.related(room)
     windows = {
@@ -210,8 +304,6 @@ def room_rules(room: Room, units: frozenset[int] | None = None, related: frozens
         fees=fee_table(room.fee_table or {}),
     )
     if tiers is not None:
-        from dataclasses import replace
-
         rules = replace(rules, cancellation_tiers=tiers)
     return rules
 
@@ -227,7 +319,8 @@ def load_occupied(session: Session, units: Iterable[int], start: datetime, end: 
     if not unit_ids:
         return []
     earliest = start - timedelta(hours=MAX_BOOKING_HOURS + 2)
-    rows = session.execute(
+    # plain columns through the connection: the ORM's result machinery cost more than the query
+    rows = session.connection().execute(
         select(OccupiedUnit.booking_id, Booking.room_id, OccupiedUnit.unit_id,
                OccupiedUnit.start_at, OccupiedUnit.end_at)
         .join(Booking, Booking.id == OccupiedUnit.booking_id)

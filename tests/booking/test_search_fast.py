@@ -7,11 +7,19 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from reservations.api.serialize import instant
 from reservations.domain.availability import CellState
 from reservations.extensions import db
-from reservations.models import Closure, Facility
+from reservations.models import Closure, Facility, Room
 from reservations.services import availability as avail
+from reservations.services.mapping import (
+    FacilityRooms,
+    load_unit_map,
+    rule_columns,
+    rules_from_columns,
+)
 from tests.booking.conftest import HOURLY
 from tests.booking.helpers import book
 from tests.factories import NOW, make_facility, make_group, make_room, make_user
@@ -74,6 +82,7 @@ def town(app):  # type: ignore[no-untyped-def]
     return rooms
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("kw", [
     {},
     {"limit": 5},
@@ -97,3 +106,50 @@ def test_search_equals_the_reference(town, kw):  # type: ignore[no-untyped-def]
         assert _key(fast) == _key(reference_search(filters, group_class))
     if kw == {}:
         assert any(h.cell.slot_code is None for h in fast) and any(h.cell.slot_code for h in fast)
+
+
+@pytest.mark.both_databases
+def test_rules_from_stored_columns_equal_the_orm_rules(town):  # type: ignore[no-untyped-def]
+    """Search reads rooms as columns (JSON as its text) into cached rules; they must be the rules
+    the ORM room gives, for every kind of room, and a changed room must give new rules."""
+    odd = town[0]
+    odd.cancellation_tiers = [[10, 0], [3, 50], [0, 100]]
+    odd.claim_policy = {"mode": "always", "on_expiry": "confirm"}
+    odd.windows = {"general": {"months_ahead": 2, "from_first_of_month": False}}
+    db.session.commit()
+    session = db.session()
+    for facility in session.query(Facility):
+        fr = FacilityRooms([r for r in facility.rooms if r.active])
+        units = load_unit_map(session, facility.id)
+        stored = {row[0]: tuple(row) for row in session.execute(
+            select(*rule_columns()).where(Room.facility_id == facility.id))}
+        for room in fr.rooms:
+            cached = rules_from_columns(stored[room.id], units.units[room.id],
+                                        units.related(room.id, among=[r.id for r in fr.rooms]))
+            assert cached == fr.rules(room)
+    before = rules_from_columns(tuple(session.execute(select(*rule_columns()).where(Room.id == odd.id)).one()),
+                                frozenset({odd.id}), frozenset({odd.id}))
+    odd.buffer_minutes = 45
+    db.session.commit()
+    after = rules_from_columns(tuple(session.execute(select(*rule_columns()).where(Room.id == odd.id)).one()),
+                               frozenset({odd.id}), frozenset({odd.id}))
+    assert (before.buffer_minutes, after.buffer_minutes) == (0, 45)
+
+
+def test_api_search_pages_add_up_to_the_whole_result(town, client):  # type: ignore[no-untyped-def]
+    """The API searches only as far as the page asked for needs; walking the pages still gives
+    exactly the whole result, in order."""
+    whole = avail.search(db.session(), avail.SearchFilters(first=date(2026, 12, 1), last=date(2026, 12, 7),
+                                                           slot_codes=("evening",), limit=1000),
+                         now=NOW, group_class="general")
+    assert 40 < len(whole) < 1000
+    seen: list[tuple[int, str]] = []
+    url = "/api/v1/search?from=2026-12-01&to=2026-12-07&slot=evening&limit=17"
+    cursor = None
+    while True:
+        body = client.get(url + (f"&cursor={cursor}" if cursor else "")).get_json()
+        seen += [(h["room_id"], h["cell"]["start"]) for h in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [(h.room.id, instant(h.cell.start, "Asia/Tokyo")) for h in whole]
