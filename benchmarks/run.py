@@ -499,8 +499,9 @@ class Runner:
                         out = svc.create_booking(db.session(), svc.BookingInput(
                             room_id=room_id, group_id=gid, day=day, slot_code=slot, purpose="ベンチマーク", attendees=5),
                             actor=user, now=gen.BENCH_NOW)
+                        ids = [b.id for b in out]  # known since the flush; after the commit, a SELECT each
                         db.session.commit()
-                        created.extend(b.id for b in out)
+                        created.extend(ids)
                     except DomainError:
                         db.session.rollback()
                         failures += 1
