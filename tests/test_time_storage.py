@@ -24,6 +24,8 @@ def test_written_instants_read_back_equal_and_aware(app) -> None:  # type: ignor
     ("2027-02-02 09:00:00", datetime(2027, 2, 2, 9, 0, tzinfo=UTC)),  # written by hand, no fraction
     ("2027-02-02T09:00:00", datetime(2027, 2, 2, 9, 0, tzinfo=UTC)),
     ("2027-02-02 09:00", datetime(2027, 2, 2, 9, 0, tzinfo=UTC)),  # another width: the generic path
+    ("2027-02-02 18:00+09", datetime(2027, 2, 2, 9, 0, tzinfo=UTC)),  # the usual width, but an offset
+    ("2027-02-02 18:00:00.000+09", datetime(2027, 2, 2, 9, 0, tzinfo=UTC)),
 ])
 def test_sqlite_text_in_any_common_shape_reads_as_utc(app, stored: str, expected: datetime) -> None:  # type: ignore[no-untyped-def]
     assert db.engine.dialect.name == "sqlite"

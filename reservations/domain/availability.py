@@ -8,7 +8,7 @@ and "not yet open for booking".
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -83,6 +83,24 @@ def _opens_on(window: BookingWindow, day: date) -> date:
 Span = tuple[datetime, datetime, str | None, datetime, datetime]  # local start, end, slot code; UTC start, end
 
 
+_PART_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+
+
+@dataclass(frozen=True)
+class SlotFilter:
+    """Which cells a search keeps: slots by code, free-time steps by the part of the day they start
+    in. A value, not a closure: a day's kept cells are cached by it."""
+
+    codes: tuple[str, ...]
+    tz: str
+
+    def __call__(self, start: datetime, slot_code: str | None) -> bool:
+        if slot_code is not None:
+            return slot_code in self.codes
+        hour = start.astimezone(ZoneInfo(self.tz)).hour
+        return any(_PART_OF_DAY[c][0] <= hour < _PART_OF_DAY[c][1] for c in self.codes if c in _PART_OF_DAY)
+
+
 @lru_cache(maxsize=64)
 def _today(now: datetime, tz: str) -> date:
     """``local_day(now, tz)`` once per clock reading and zone, not once per room and day."""
@@ -90,7 +108,7 @@ def _today(now: datetime, tz: str) -> date:
 
 
 def _spans(room: RoomRules, cal: FacilityCalendar, day: date,
-           keep: Callable[[datetime, str | None], bool] | None) -> tuple[Span, ...]:
+           keep: SlotFilter | None) -> tuple[Span, ...]:
     scheme = room.scheme
     hours = None if isinstance(scheme, FixedSlots) else cal.hours.get(day.weekday())
     return _day_spans(scheme, cal.tz, day, hours, keep)
@@ -98,10 +116,9 @@ def _spans(room: RoomRules, cal: FacilityCalendar, day: date,
 
 @lru_cache(maxsize=16384)
 def _day_spans(scheme: FixedSlots | FreeTime, tz: str, day: date, hours: tuple[time, time] | None,
-               keep: Callable[[datetime, str | None], bool] | None) -> tuple[Span, ...]:
+               keep: SlotFilter | None) -> tuple[Span, ...]:
     """The bounds of the cells of one day that ``keep`` accepts, in local time and in UTC, once
-    per (scheme, zone, day, opening hours, filter): a pure function of immutable values (search
-    passes its filter as a value, ``SlotFilter``). A search or a month view asked the same bounds
+    per (scheme, zone, day, opening hours, filter): a pure function of immutable values. A search or a month view asked the same bounds
     of every room with the same scheme, and converted each to UTC again."""
     zone = ZoneInfo(tz)
     bounds: list[tuple[datetime, datetime, str | None]]
@@ -157,7 +174,7 @@ def day_cells(
     existing: Sequence[Occupied],
     now: datetime,
     group_class: str,
-    keep: Callable[[datetime, str | None], bool] | None = None,
+    keep: SlotFilter | None = None,
 ) -> list[Cell]:
     """The cells of one room on one local day (only those ``keep(start, slot_code)`` accepts:
     search asks for evenings and should not pay for the mornings)."""

@@ -37,10 +37,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return generic
 
+        def slow(value: Any) -> datetime | None:  # ``generic`` ends in process_result_value itself
+            return generic(value) if generic is not None else self.process_result_value(value, dialect)
+
         def process(value: Any) -> datetime | None:
             if isinstance(value, str) and len(value) in (19, 26):  # YYYY-MM-DD HH:MM:SS[.ffffff]
-                return datetime.fromisoformat(value + "+00:00")
-            return generic(value) if generic is not None else self.process_result_value(value, dialect)
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:  # the same width by chance, e.g. with an offset of its own
+                    pass
+            return slow(value)
 
         return process
 

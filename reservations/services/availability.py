@@ -7,7 +7,7 @@ sides), then the domain core computes cells per room in memory.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..domain.availability import Cell, CellState, day_cells, free_intervals
+from ..domain.availability import Cell, CellState, SlotFilter, day_cells, free_intervals
 from ..domain.calendar import FacilityCalendar, local_day
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
@@ -91,7 +91,7 @@ def _closures(session: Session, facility_ids: Sequence[int],
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
     room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
-    keep: Callable[[datetime, str | None], bool] | None = None,
+    keep: SlotFilter | None = None,
 ) -> FacilityView:
     """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive
     (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January")."""
@@ -106,7 +106,7 @@ def facility_availability(
     rules_by_room = {r.id: fr.rules(r) for r in rooms}
     for rules in rules_by_room.values():
         all_units |= rules.units
-    held = load_occupied(session, all_units, start - timedelta(hours=1), end + timedelta(hours=1))
+    held = load_occupied(session, all_units, start - timedelta(hours=1), end + _reach(rules_by_room.values()))
     # Holds by local day, so each day's cells are checked against that day's holds only
     # (checking every hold of a month against every cell made a month view quadratic).
     # A hold is filed under the day before its start too: a late cell's buffer can reach it.
@@ -147,7 +147,7 @@ def room_free_intervals(
     rules = fr.rules(room)
     cal = facility_calendar(room.facility, _closures(session, [room.facility_id])[room.facility_id])
     start, end = local_bounds(first, last, cal.tz)
-    held = load_occupied(session, rules.units, start, end)
+    held = load_occupied(session, rules.units, start, end + rules.buffer)  # a late hold's buffer reaches back
     # each day gets the holds that touch it (buffer included), not the whole range's: the result
     # is the day's opening minus the union of holds, which holds on other days do not change
     by_day: dict[date, list[Occupied]] = {}
@@ -176,7 +176,7 @@ class SearchFilters:
     limit: int = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RoomSummary:
     """What a search hit shows of its room, read as columns into its rules: the rooms of the whole
     city as ORM objects cost more than the search itself."""
@@ -215,22 +215,10 @@ class SearchHit:
     cell: Cell
 
 
-_SLOT_HOURS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
-
-
-@dataclass(frozen=True)
-class SlotFilter:
-    """Which cells search keeps: slots by code, free-time steps by the part of the day they start
-    in. A value rather than a closure, so the domain core can cache a day's kept cells by it."""
-
-    codes: tuple[str, ...]
-    tz: str
-
-    def __call__(self, start: datetime, slot_code: str | None) -> bool:
-        if slot_code is not None:
-            return slot_code in self.codes
-        hour = start.astimezone(ZoneInfo(self.tz)).hour
-        return any(_SLOT_HOURS[c][0] <= hour < _SLOT_HOURS[c][1] for c in self.codes if c in _SLOT_HOURS)
+def _reach(rules: Iterable[RoomRules]) -> timedelta:
+    """How far past a range its holds must be read: a cell ending at the range's end is taken by a
+    hold that starts within the room's cleanup buffer of it (and an hour, as always read)."""
+    return max([timedelta(hours=1), *(r.buffer + timedelta(hours=1) for r in rules)])
 
 
 def _slot_filter(codes: Sequence[str], tz: str) -> SlotFilter | None:
@@ -245,7 +233,8 @@ class _Site:
     facility: Facility
     cal: FacilityCalendar
     rooms: list[tuple[int, RoomSummary, RoomRules]]  # (position among the facility's active rooms, room, rules)
-    keep: Callable[[datetime, str | None], bool] | None
+    keep: SlotFilter | None
+    reach: timedelta  # the longest cleanup buffer of the rooms: how far past a day its cells look
     lo: datetime  # holds must overlap [lo, hi): what facility_availability loaded for the range
     hi: datetime
 
@@ -257,10 +246,6 @@ class _Site:
         before the day's end plus the longest cleanup buffer (a cell ends within its day, and a
         hold reaches it when it starts before the cell's end plus the room's buffer)."""
         return max(self.lo, self.midnight(d)), min(self.hi, self.midnight(d + timedelta(days=1)) + self.reach)
-
-    @property
-    def reach(self) -> timedelta:
-        return max((rules.buffer for _n, _r, rules in self.rooms), default=timedelta(0))
 
 
 def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilters, last: date) -> list[_Site]:
@@ -294,9 +279,11 @@ def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilt
             continue
         cal = facility_calendar(facility, closures[facility.id])
         start, end = local_bounds(filters.first, last, cal.tz)
+        reach = _reach(rules for _n, _r, rules in rooms)
         sites.append(_Site(
             i, facility, cal, rooms, _slot_filter(filters.slot_codes, facility.timezone),
-            (start - timedelta(hours=1)).astimezone(UTC), (end + timedelta(hours=1)).astimezone(UTC),
+            max((rules.buffer for _n, _r, rules in rooms), default=timedelta(0)),
+            (start - timedelta(hours=1)).astimezone(UTC), (end + reach).astimezone(UTC),
         ))
     return sites
 
@@ -406,9 +393,14 @@ def suggest_alternatives(
         units: set[int] = set()
         for r in candidates:
             units |= fr.units[r.id]
-        held = load_occupied(session, units, start - timedelta(hours=1), end + timedelta(hours=2))
+        rules_of = {r.id: fr.rules(r) for r in candidates}
+        # a slot room's span is that slot on the same local day, which may start and end at
+        # other times than the request: the whole day's holds, and as far past it as a buffer reaches
+        day_start, day_end = local_bounds(local_day(start, cal.tz), local_day(start, cal.tz), cal.tz)
+        held = load_occupied(session, units, min(start, day_start) - timedelta(hours=1),
+                             max(end, day_end) + _reach(rules_of.values()))
         for r in candidates:
-            rules = fr.rules(r)
+            rules = rules_of[r.id]
             s, e = start, end
             if slot_code and isinstance(rules.scheme, FixedSlots):
                 span = rules.scheme.span(local_day(start, cal.tz), slot_code, cal.tz)

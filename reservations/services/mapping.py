@@ -319,7 +319,10 @@ def load_occupied(session: Session, units: Iterable[int], start: datetime, end: 
     if not unit_ids:
         return []
     earliest = start - timedelta(hours=MAX_BOOKING_HOURS + 2)
-    # plain columns through the connection: the ORM's result machinery cost more than the query
+    # plain columns through the connection: the ORM's result machinery cost more than the query.
+    # The connection does not autoflush, so pending changes (a hold freed, a time moved) go first.
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
     rows = session.connection().execute(
         select(OccupiedUnit.booking_id, Booking.room_id, OccupiedUnit.unit_id,
                OccupiedUnit.start_at, OccupiedUnit.end_at)

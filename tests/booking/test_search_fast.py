@@ -14,6 +14,7 @@ from reservations.domain.availability import CellState
 from reservations.extensions import db
 from reservations.models import Closure, Facility, Room
 from reservations.services import availability as avail
+from reservations.services import bookings as svc
 from reservations.services.mapping import (
     FacilityRooms,
     load_unit_map,
@@ -22,7 +23,7 @@ from reservations.services.mapping import (
 )
 from tests.booking.conftest import HOURLY
 from tests.booking.helpers import book
-from tests.factories import NOW, make_facility, make_group, make_room, make_user
+from tests.factories import NOW, make_facility, make_group, make_room, make_user, tokyo
 
 
 def reference_search(filters: avail.SearchFilters, group_class: str) -> list[avail.SearchHit]:
@@ -153,3 +154,49 @@ def test_api_search_pages_add_up_to_the_whole_result(town, client):  # type: ign
         if not cursor:
             break
     assert seen == [(h.room.id, instant(h.cell.start, "Asia/Tokyo")) for h in whole]
+
+
+@pytest.mark.both_databases
+def test_a_long_cleanup_buffer_reaches_past_the_last_day_of_a_range(app):  # type: ignore[no-untyped-def]
+    """A late cell on the last day shown is taken by a hold that starts after midnight within the
+    room's cleanup buffer; the grid, search and the alternatives read holds that far (they read
+    only an hour past the range, and alternatives two)."""
+    owner = make_user(email="late@example.jp")
+    group = make_group(owner, name="深夜の会")
+    f = make_facility(opening_hours={str(d): ["00:00", "23:30"] for d in range(7)}, closed_on_holidays=False)
+    room = make_room(f, name_ja="夜の部屋", slot_scheme=HOURLY, buffer_minutes=240)
+    db.session.commit()
+    day = date(2026, 12, 10)
+    svc.create_booking(db.session(), svc.BookingInput(
+        room_id=room.id, group_id=group.id, start=tokyo(2026, 12, 11, 1, 0), end=tokyo(2026, 12, 11, 2, 0),
+        purpose="夜勤明け", attendees=5), actor=owner, now=NOW)
+    db.session.commit()
+    late = tokyo(2026, 12, 10, 22, 30)
+    view = avail.facility_availability(db.session(), f, day, day, now=NOW, group_class="registered")
+    (cell,) = [c for c in view.rows[0].days[day] if c.start == late]
+    assert cell.state == CellState.TAKEN
+    hits = avail.search(db.session(), avail.SearchFilters(first=day, last=day, limit=1000), now=NOW,
+                        group_class="registered")
+    free = {h.cell.start for h in hits if h.room.id == room.id}
+    assert late not in free and tokyo(2026, 12, 10, 20, 30) in free
+    other = make_room(f, name_ja="隣の部屋", slot_scheme=HOURLY, buffer_minutes=240)
+    db.session.commit()
+    same_time, _later = avail.suggest_alternatives(
+        db.session(), other, late, late + timedelta(minutes=30), slot_code=None, attendees=5, now=NOW,
+        group_class="registered")
+    assert room.id not in {a.room.id for a in same_time}
+
+
+def test_free_intervals_of_the_last_day_end_a_buffer_before_the_next_days_first_hold(app):  # type: ignore[no-untyped-def]
+    owner = make_user(email="late2@example.jp")
+    group = make_group(owner, name="早朝の会")
+    f = make_facility(opening_hours={str(d): ["00:00", "23:30"] for d in range(7)}, closed_on_holidays=False)
+    room = make_room(f, slot_scheme=HOURLY, buffer_minutes=240)
+    db.session.commit()
+    svc.create_booking(db.session(), svc.BookingInput(
+        room_id=room.id, group_id=group.id, start=tokyo(2026, 12, 11, 1, 0), end=tokyo(2026, 12, 11, 2, 0),
+        purpose="早朝練習", attendees=5), actor=owner, now=NOW)
+    db.session.commit()
+    day = date(2026, 12, 10)
+    (last,) = avail.room_free_intervals(db.session(), room, day, day, now=NOW)[day][-1:]
+    assert last.end == tokyo(2026, 12, 10, 21, 0)  # the hold at 01:00 less the room's 4 hours
