@@ -21,10 +21,11 @@ from ..domain.calendar import FacilityCalendar, local_day
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
 from ..domain.timeranges import TimeRange
-from ..models import Closure, Facility, Room
+from ..models import Facility, Room
 from .mapping import (
     FacilityRooms,
     facility_calendar,
+    load_closures_of,
     load_occupied,
     load_unit_map,
     local_bounds,
@@ -71,23 +72,6 @@ def _active_rooms(session: Session, facility_ids: Sequence[int]) -> dict[int, li
     return out
 
 
-def _closures(session: Session, facility_ids: Sequence[int],
-              first: date | None = None, last: date | None = None) -> dict[int, list[Closure]]:
-    """Closures per facility in the relationship's order (start date), one query for all; only
-    those touching ``first``–``last`` when given (a calendar of those answers the same for
-    those days, and the full list grows with the years)."""
-    out: dict[int, list[Closure]] = {fid: [] for fid in facility_ids}
-    if not facility_ids:
-        return out
-    q = select(Closure).where(Closure.facility_id.in_(facility_ids))
-    if first is not None and last is not None:
-        q = q.where(Closure.end_date >= first, Closure.start_date <= last)
-    rows = session.scalars(q.order_by(Closure.facility_id, Closure.start_date, Closure.id))
-    for c in rows:
-        out[c.facility_id].append(c)
-    return out
-
-
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
     room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
@@ -100,7 +84,7 @@ def facility_availability(
     fr = FacilityRooms(_active_rooms(session, [facility.id])[facility.id])
     wanted = set(room_ids) if room_ids is not None else None
     rooms = [r for r in fr.rooms if wanted is None or r.id in wanted]
-    cal = facility_calendar(facility, _closures(session, [facility.id])[facility.id])
+    cal = facility_calendar(facility, load_closures_of(session, [facility.id])[facility.id])
     start, end = local_bounds(first, last, cal.tz)
     all_units: set[int] = set()
     rules_by_room = {r.id: fr.rules(r) for r in rooms}
@@ -145,7 +129,7 @@ def room_free_intervals(
     """Free stretches per day, for free-time rooms (the API's "free interval" view)."""
     fr = FacilityRooms(_active_rooms(session, [room.facility_id])[room.facility_id])
     rules = fr.rules(room)
-    cal = facility_calendar(room.facility, _closures(session, [room.facility_id])[room.facility_id])
+    cal = facility_calendar(room.facility, load_closures_of(session, [room.facility_id])[room.facility_id])
     start, end = local_bounds(first, last, cal.tz)
     held = load_occupied(session, rules.units, start, end + rules.buffer)  # a late hold's buffer reaches back
     # each day gets the holds that touch it (buffer included), not the whole range's: the result
@@ -215,10 +199,14 @@ class SearchHit:
     cell: Cell
 
 
+def _longest_buffer(rules: Iterable[RoomRules]) -> timedelta:
+    return max((r.buffer for r in rules), default=timedelta(0))
+
+
 def _reach(rules: Iterable[RoomRules]) -> timedelta:
     """How far past a range its holds must be read: a cell ending at the range's end is taken by a
     hold that starts within the room's cleanup buffer of it (and an hour, as always read)."""
-    return max([timedelta(hours=1), *(r.buffer + timedelta(hours=1) for r in rules)])
+    return timedelta(hours=1) + _longest_buffer(rules)
 
 
 def _slot_filter(codes: Sequence[str], tz: str) -> SlotFilter | None:
@@ -232,7 +220,7 @@ class _Site:
     index: int
     facility: Facility
     cal: FacilityCalendar
-    rooms: list[tuple[int, RoomSummary, RoomRules]]  # (position among the facility's active rooms, room, rules)
+    rooms: list[tuple[int, RoomSummary]]  # (position among the facility's active rooms, room)
     keep: SlotFilter | None
     reach: timedelta  # the longest cleanup buffer of the rooms: how far past a day its cells look
     lo: datetime  # holds must overlap [lo, hi): what facility_availability loaded for the range
@@ -261,7 +249,7 @@ def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilt
         .order_by(Room.facility_id, Room.sort_order, Room.id)
     ):
         active[fid].append((sort_order, equipment, tuple(stored)))
-    closures = _closures(session, [f.id for f in facilities if active[f.id]], filters.first, last)
+    closures = load_closures_of(session, [f.id for f in facilities if active[f.id]], filters.first, last)
     sites = []
     for i, facility in enumerate(facilities):
         rows = active[facility.id]
@@ -274,16 +262,15 @@ def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilt
                 continue
             if filters.equipment and not set(filters.equipment) <= set(json.loads(equipment or "[]") or ()):
                 continue
-            rooms.append((n, RoomSummary(facility, sort_order, rules), rules))
+            rooms.append((n, RoomSummary(facility, sort_order, rules)))
         if not rooms:
             continue
         cal = facility_calendar(facility, closures[facility.id])
         start, end = local_bounds(filters.first, last, cal.tz)
-        reach = _reach(rules for _n, _r, rules in rooms)
+        rules_of = [r.rules for _n, r in rooms]
         sites.append(_Site(
-            i, facility, cal, rooms, _slot_filter(filters.slot_codes, facility.timezone),
-            max((rules.buffer for _n, _r, rules in rooms), default=timedelta(0)),
-            (start - timedelta(hours=1)).astimezone(UTC), (end + reach).astimezone(UTC),
+            i, facility, cal, rooms, _slot_filter(filters.slot_codes, facility.timezone), _longest_buffer(rules_of),
+            (start - timedelta(hours=1)).astimezone(UTC), (end + _reach(rules_of)).astimezone(UTC),
         ))
     return sites
 
@@ -296,8 +283,8 @@ def _day_holds(session: Session, sites: Sequence[_Site], d: date) -> list[Occupi
     hi = max(w[1] for w in windows)
     units: set[int] = set()
     for s in sites:
-        for _n, _r, rules in s.rooms:
-            units |= rules.units
+        for _n, r in s.rooms:
+            units |= r.rules.units
     return load_occupied(session, units, lo, hi) if lo < hi else []
 
 
@@ -316,7 +303,8 @@ def _site_day_hits(site: _Site, d: date, by_unit: dict[int, list[Occupied]], now
     lo, hi = site.window(d)
     out = []
     f_order = site.facility.sort_order
-    for n, room, rules in site.rooms:
+    for n, room in site.rooms:
+        rules = room.rules
         mine = {id(o): o for u in rules.units for o in by_unit.get(u, ())
                 if o.end > lo and o.start < hi}
         cells = day_cells(rules, site.cal, d, list(mine.values()), now, group_class, site.keep)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, Text, and_, cast, select, text
 from sqlalchemy.orm import Session
@@ -169,49 +169,25 @@ def load_unit_map(session: Session, facility_ids: int | Iterable[int]) -> UnitMa
 
 
 def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[Closure]:
-    """The facility's closures touching ``first``–``last``, in the order of ``Facility.closures``.
-
-    A calendar built from these answers exactly as one built from every closure for the
-    days of that range; the full list grows with the years.
-    """
-    return list(session.scalars(
-        select(Closure)
-        .where(Closure.facility_id == facility_id, Closure.end_date >= first, Closure.start_date <= last)
-        .order_by(Closure.start_date, Closure.id)
-    ))
+    """The facility's closures touching ``first``–``last``, in the order of ``Facility.closures``."""
+    return load_closures_of(session, [facility_id], first, last)[facility_id]
 
 
-class RuleSource(Protocol):
-    """What ``room_rules`` reads of a room: a ``Room``, or its columns as ``StoredRules``."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def name_ja(self) -> str: ...
-    @property
-    def name_en(self) -> str: ...
-    @property
-    def capacity(self) -> int: ...
-    @property
-    def min_lead_minutes(self) -> int: ...
-    @property
-    def buffer_minutes(self) -> int: ...
-    @property
-    def requires_approval(self) -> bool: ...
-    @property
-    def checkin_required(self) -> bool: ...
-    @property
-    def checkin_grace_minutes(self) -> int: ...
-    @property
-    def slot_scheme(self) -> dict[str, Any]: ...
-    @property
-    def windows(self) -> dict[str, Any]: ...
-    @property
-    def claim_policy(self) -> dict[str, Any]: ...
-    @property
-    def cancellation_tiers(self) -> list[list[int]] | None: ...
-    @property
-    def fee_table(self) -> dict[str, Any]: ...
+def load_closures_of(session: Session, facility_ids: Iterable[int],
+                     first: date | None = None, last: date | None = None) -> dict[int, list[Closure]]:
+    """Closures per facility in the order of ``Facility.closures`` (start date), one query for all;
+    only those touching ``first``–``last`` when given. A calendar built from these answers exactly as
+    one built from every closure for the days of that range; the full list grows with the years."""
+    ids = list(facility_ids)
+    out: dict[int, list[Closure]] = {fid: [] for fid in ids}
+    if not ids:
+        return out
+    q = select(Closure).where(Closure.facility_id.in_(ids))
+    if first is not None and last is not None:
+        q = q.where(Closure.end_date >= first, Closure.start_date <= last)
+    for c in session.scalars(q.order_by(Closure.facility_id, Closure.start_date, Closure.id)):
+        out[c.facility_id].append(c)
+    return out
 
 
 _PLAIN_RULE_FIELDS = ("id", "name_ja", "name_en", "capacity", "min_lead_minutes", "buffer_minutes",
@@ -228,7 +204,8 @@ def rule_columns() -> list[ColumnElement[Any]]:
 
 @dataclass(frozen=True)
 class StoredRules:
-    """A room's rule columns as ``rule_columns`` reads them, JSON parsed, read like a ``Room``."""
+    """A room's rule columns as ``rule_columns`` reads them, JSON parsed: what ``room_rules`` reads
+    of a ``Room``."""
 
     id: int
     name_ja: str
@@ -268,7 +245,7 @@ def _canonical_scheme(scheme: SlotScheme) -> SlotScheme:
     return scheme
 
 
-def room_rules(room: RuleSource, units: frozenset[int] | None = None,
+def room_rules(room: Room | StoredRules, units: frozenset[int] | None = None,
                related: frozenset[int] | None = None) -> RoomRules:
     if units is None or related is None:
         assert isinstance(room, Room), "units and related are needed for a room read as columns"
