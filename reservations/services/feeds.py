@@ -20,17 +20,18 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
 from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
-from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User
+from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User, room_parts
 from . import audit
-from .mapping import load_unit_map
+from .mapping import UnitMap
 from .permissions import NotFound, is_member
 from .secret_tokens import hash_secret, new_secret
 
@@ -86,20 +87,59 @@ class RoomNames:
     facility_en: str
 
 
-def room_feed_scope(session: Session, room_id: int) -> tuple[RoomNames, FeedScope] | None:
-    """A room's names and feed scope in two small queries. The feed shows what makes the room
-    busy: its own bookings and those of rooms sharing a part (the whole hall when this is part A,
-    every part when this is the whole hall). A 304 should cost about as much as any small
-    request; ORM objects with the facility's rooms and parts cost ten times that."""
-    row = session.execute(
-        select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja, Facility.name_en)
-        .join(Facility, Facility.id == Room.facility_id).where(Room.id == room_id)
-    ).first()
-    if row is None:
+@dataclass(frozen=True)
+class RoomFeed:
+    """A room feed's names, scope and validators, from one statement (:func:`room_feed`).
+
+    ``shown`` is every name, address and zone the feed's events can show (its events name the
+    related room they are in, and the facility's address): they go into the ETag, so renaming
+    the whole hall or moving the facility changes it as a booking does."""
+
+    names: RoomNames
+    scope: FeedScope
+    stamp: FeedStamp
+    shown: tuple[str, ...]
+
+
+def room_feed(session: Session, room_id: int) -> RoomFeed | None:
+    """A room's feed scope and validators in ONE statement, so a ``304`` costs about what any
+    small request does: every room of the room's facility with its names, direct parts and
+    newest (updated_at, id) probe. The feed shows what makes the room busy: its own bookings and
+    those of rooms sharing a part (the whole hall when this is part A, every part when this is
+    the whole hall), worked out by the same ``UnitMap`` as booking does."""
+    rows = session.connection().execute(_room_feed_statement(), {"room_id": room_id}).all()
+    parts: dict[int, list[int]] = {}
+    first: dict[int, Any] = {}
+    for row in rows:
+        first.setdefault(row.id, row)
+        children = parts.setdefault(row.id, [])
+        if row.part_id is not None:
+            children.append(row.part_id)
+    if room_id not in first:
         return None
-    names = RoomNames(*row)
-    related = load_unit_map(session, names.facility_id).related(names.id)
-    return names, FeedScope("room", f"room:{names.id}", room_ids=frozenset(related))
+    me = first[room_id]
+    names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
+    related = sorted(UnitMap(parts).related(room_id))
+    stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related))
+    shown = (me.facility_ja, me.facility_en, me.address_ja or "", me.address_en or "", me.timezone or "",
+             *(f"{rid}:{first[rid].name_ja}:{first[rid].name_en}" for rid in related))
+    return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
+
+
+@lru_cache(maxsize=1)
+def _room_feed_statement() -> Select[Any]:
+    """Built once: the statement is the same for every room, only ``room_id`` changes."""
+    this = Room.__table__.alias("this_room")
+    updated, newest_id = _newest(Room, Booking.room_id)
+    return (
+        select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja.label("facility_ja"),
+               Facility.name_en.label("facility_en"), Facility.address_ja, Facility.address_en, Facility.timezone,
+               room_parts.c.part_id, updated.label("updated"), newest_id.label("newest_id"))
+        .join(Facility, Facility.id == Room.facility_id)
+        .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+        .where(Room.facility_id == select(this.c.facility_id).where(this.c.id == bindparam("room_id"))
+               .scalar_subquery())
+    )
 
 
 def facility_scope(facility: Facility) -> FeedScope:

@@ -96,10 +96,11 @@ def _base_url() -> str:
 
 
 def _serve(scope: svc.FeedScope, info: Any, *, private: bool, language: str, filename: str,
-           extra: tuple[Any, ...] = ()) -> Response:
+           extra: tuple[Any, ...] = (), stamp: svc.FeedStamp | None = None) -> Response:
     window = _window()
     session = db.session()
-    stamp = svc.feed_stamp(session, scope, window)
+    if stamp is None:
+        stamp = svc.feed_stamp(session, scope, window)
     etag, last_modified = svc.validators(scope, window, stamp, language, *extra)
     headers = {
         "Cache-Control": f"{'private' if private else 'public'}, max-age={MAX_AGE}",
@@ -124,14 +125,13 @@ def _serve(scope: svc.FeedScope, info: Any, *, private: bool, language: str, fil
 
 @bp.get("/feeds/rooms/<int:room_id>.ics")
 def room_feed(room_id: int) -> Response:
-    found = svc.room_feed_scope(db.session(), room_id)
-    if found is None:
+    feed = svc.room_feed(db.session(), room_id)
+    if feed is None:
         return _not_found()
-    room, scope = found
+    room = feed.names
     language = _public_language()
-    names = (room.name_ja, room.name_en, room.facility_ja, room.facility_en)
-    return _serve(scope, lambda: svc.room_feed_info(room, language), private=False,
-                  language=language, filename=f"room-{room.id}.ics", extra=names)
+    return _serve(feed.scope, lambda: svc.room_feed_info(room, language), private=False,
+                  language=language, filename=f"room-{room.id}.ics", extra=feed.shown, stamp=feed.stamp)
 
 
 @bp.get("/feeds/facilities/<int:facility_id>.ics")

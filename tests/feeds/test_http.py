@@ -375,9 +375,10 @@ def test_room_feed_validators_read_no_bookings(app: Flask, client: FlaskClient, 
     assert statements_for_304() == few <= 5
 
 
-def test_room_feed_scope_without_orm_matches_room_scope(app: Flask, world: World) -> None:
-    """The feed reads a room's related rooms as plain rows; it must agree with the ORM path
-    (``FacilityRooms``) for nested divisible rooms: hall = A + (B = B1 + B2), and a lone room."""
+def test_room_feed_without_orm_matches_room_scope(app: Flask, world: World) -> None:
+    """The feed reads a room's related rooms and validators as plain rows of one statement; it
+    must agree with the ORM path (``FacilityRooms``) and with ``feed_stamp`` for nested divisible
+    rooms: hall = A + (B = B1 + B2), and a lone room."""
     from reservations.services.mapping import FacilityRooms
     from tests.factories import make_room
 
@@ -387,12 +388,57 @@ def test_room_feed_scope_without_orm_matches_room_scope(app: Flask, world: World
     b = make_room(world.facility, name_ja="B", parts=[b1, b2])
     whole = make_room(world.facility, name_ja="全体", parts=[a, b])
     db.session.commit()
+    book(b1, world.quiet, DAY, actor=world.member)
+    book(world.small, world.quiet, DAY, actor=world.member)
+    window = feed_service.feed_window(NOW, days_back=30, horizon_days=400)
     for room in (a, b, b1, b2, whole, world.small, world.hall, world.elsewhere):
-        found = feed_service.room_feed_scope(db.session(), room.id)
-        assert found is not None
-        names, scope = found
-        assert scope.room_ids == FacilityRooms(room.facility.rooms).related(room)
-        assert (names.name_ja, names.facility_ja) == (room.name_ja, room.facility.name_ja)
-    assert feed_service.room_feed_scope(db.session(), b1.id)[1].room_ids == {b1.id, b.id, whole.id}  # type: ignore[index]
-    assert feed_service.room_feed_scope(db.session(), a.id)[1].room_ids == {a.id, whole.id}  # type: ignore[index]
-    assert feed_service.room_feed_scope(db.session(), 999_999) is None
+        feed = feed_service.room_feed(db.session(), room.id)
+        assert feed is not None
+        assert feed.scope.room_ids == FacilityRooms(room.facility.rooms).related(room)
+        assert (feed.names.name_ja, feed.names.facility_ja) == (room.name_ja, room.facility.name_ja)
+        assert feed.stamp == feed_service.feed_stamp(db.session(), feed.scope, window)
+    assert feed_service.room_feed(db.session(), b1.id).scope.room_ids == {b1.id, b.id, whole.id}  # type: ignore[union-attr]
+    assert feed_service.room_feed(db.session(), a.id).scope.room_ids == {a.id, whole.id}  # type: ignore[union-attr]
+    assert feed_service.room_feed(db.session(), 999_999) is None
+
+
+def test_room_feed_304_is_one_statement(client: FlaskClient, world: World) -> None:
+    url = f"/feeds/rooms/{world.small.id}.ics"
+    book(world.small, world.quiet, DAY, actor=world.member)
+    etag = client.get(url).headers["ETag"]
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert _get(client, url, **{"If-None-Match": etag}).status_code == 304
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(seen) == 1
+
+
+def test_room_feed_etag_changes_with_every_name_and_address_it_shows(client: FlaskClient, world: World) -> None:
+    """A part's feed shows the whole hall's bookings by the hall's name, and every event the
+    facility's address: renaming either, or moving the facility, must change the ETag, even
+    though no booking changed."""
+    from tests.factories import make_room
+
+    part = make_room(world.facility, name_ja="第1会議室A")
+    whole = make_room(world.facility, name_ja="第1会議室（全体）", parts=[part])
+    db.session.commit()
+    book(whole, world.quiet, DAY, actor=world.member)
+    url = f"/feeds/rooms/{part.id}.ics"
+    seen = [client.get(url).headers["ETag"]]
+    for change in (lambda: setattr(whole, "name_ja", "第1会議室（全室）"),
+                   lambda: setattr(whole, "name_en", "Meeting Room 1 (whole)"),
+                   lambda: setattr(world.facility, "address_ja", "三重県四日市市別の住所1-1"),
+                   lambda: setattr(world.facility, "address_en", "1-1 Elsewhere, Yokkaichi"),
+                   lambda: setattr(world.hall, "name_ja", "同じ施設の別の部屋")):
+        change()
+        db.session.commit()
+        seen.append(client.get(url).headers["ETag"])
+    assert len(set(seen[:5])) == 5  # each shown name or address: a new ETag
+    assert seen[5] == seen[4]  # a room of the same facility the feed does not show: the same
