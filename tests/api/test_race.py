@@ -71,7 +71,7 @@ def test_concurrent_posts_one_winner(app, session, database_url: str, tmp_path: 
     env.pop("RESERVATIONS_SMTP_HOST")
     log = (tmp_path / "gunicorn.log").open("w")
     proc = subprocess.Popen(
-        [str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "60", "reservations:create_app()"],
+        [str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "60", "reservations.wsgi:app"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(Path(__file__).resolve().parents[2]),
     )
     try:
