@@ -402,6 +402,8 @@ class Runner:
             self.missing("room_month_api", title_month + " — API", "grid", "route /api/v1/rooms/<id>/availability missing")
         self.timed_call(app, "grid_service", title_grid + " — service call", self._grid_service(fid), None,
                         note="services.availability.facility_availability (no HTTP)")
+        # not one of issue 8's cases: the first page everyone sees, every facility and room listed
+        self.timed_get(app, "start_web", "Start page (every facility and room, no target)", "/", None)
 
     def _grid_service(self, fid: int) -> Callable[[], Any]:
         def fn() -> Any:

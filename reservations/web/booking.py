@@ -71,6 +71,10 @@ EQUIPMENT_LABELS = {
     "stage": ("ステージ", "Stage"),
     "kitchen": ("調理台", "Kitchen"),
 }
+# the search page shows its results 50 at a time (a phone shows a wall of 200 rows poorly, and a
+# page's search stops once it has what the page shows), up to the 1,000 the API reaches as well
+SEARCH_PAGE = 50
+SEARCH_MAX_PAGE = 20
 SLOT_FILTERS = (("morning", _l("午前")), ("afternoon", _l("午後")), ("evening", _l("夜間")))
 ALTERNATIVE_CODES = frozenset({
     "conflict", "closed", "over_capacity", "window_not_open", "lead_time", "in_past", "outside_hours",
@@ -416,6 +420,7 @@ def search():  # type: ignore[no-untyped-def]
     form.slot.choices = _choices([(code, str(label)) for code, label in SLOT_FILTERS])
     hits: list[avail.SearchHit] | None = None
     note = ""
+    page = _search_page(request.args.get("page"))
     if request.args and form.validate():
         first = form.date_from.data or today
         last = form.date_to.data or (first + timedelta(days=13))
@@ -433,11 +438,34 @@ def search():  # type: ignore[no-untyped-def]
                 facility_ids=(fid_int,) if (fid_int := parse_id(fid)) is not None else (),
                 weekdays=tuple(int(w) for w in (form.weekdays.data or []) if w in ('0', '1', '2', '3', '4', '5', '6')),
                 slot_codes=tuple(s for s in (form.slot.data or []) if s in dict(SLOT_FILTERS)),
-                limit=200,
+                limit=page * SEARCH_PAGE + 1,  # one more than shown: is there a next page?
             )
             hits = avail.search(_db(), filters, now=now, group_class=best_group_class(_me(), today))
-    return render_template("booking/search.html", form=form, results=_search_rows(hits or [], language),
-                           searched=hits is not None, note=note, limit=200)
+    if hits and len(hits) <= (page - 1) * SEARCH_PAGE:
+        page = 1  # a page past the end (an old link, fewer free slots now): the first one
+    shown = (hits or [])[(page - 1) * SEARCH_PAGE:page * SEARCH_PAGE]
+    pages = {
+        "first": (page - 1) * SEARCH_PAGE + 1, "last": (page - 1) * SEARCH_PAGE + len(shown),
+        "prev": _search_page_url(page - 1) if page > 1 else None,
+        "next": _search_page_url(page + 1) if hits and len(hits) > page * SEARCH_PAGE and page < SEARCH_MAX_PAGE
+        else None,
+    }
+    return render_template("booking/search.html", form=form, results=_search_rows(shown, language),
+                           searched=hits is not None, note=note, pages=pages,
+                           page_size=SEARCH_PAGE)
+
+
+def _search_page(value: str | None) -> int:
+    """The result page asked for: 1 for anything that is not a page number we show."""
+    number = parse_id(value)
+    return number if number is not None and 1 <= number <= SEARCH_MAX_PAGE else 1
+
+
+def _search_page_url(page: int) -> str:
+    """This search again, on another page of results."""
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return url_for("booking.search", **args) + "#results"
 
 
 def _search_rows(hits: Sequence[avail.SearchHit], language: str) -> list[dict[str, str]]:

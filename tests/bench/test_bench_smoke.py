@@ -19,7 +19,7 @@ from benchmarks import run as bench
 EXPECTED = {
     "floor", "grid_web", "room_month_web", "grid_api", "room_month_api", "grid_service", "search_web", "search_api",
     "search_service", "create_service", "create_api", "concurrent_service", "concurrent_api", "feed_full",
-    "feed_304", "growth_grid_service", "growth_grid_web", "release_job", "release_reference", "floor_end",
+    "feed_304", "growth_grid_service", "growth_grid_web", "release_job", "release_reference", "floor_end", "start_web",
 }
 
 

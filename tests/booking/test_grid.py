@@ -139,3 +139,19 @@ def test_room_page_facts_fees_rules_exemption_and_feed(client, world):
     assert "準備会" not in page.split("あなたの団体の減免")[1].split("予約のきまり")[0]  # applied: no exemption
     page = text(client.get(f"/facilities/{world.facility.id}").get_data(as_text=True))
     assert f"http://localhost/feeds/facilities/{world.facility.id}.ics" in page
+
+
+def test_start_page_lists_every_facility_with_its_active_rooms_in_order(client, world):
+    world.small.active = False
+    db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    page = text(html)
+    chubu, tokiwa = page.index("中部地区市民センター"), page.index("常磐地区市民センター")
+    assert chubu < page.index("大会議室 — 定員60人") < page.index("交流スペース — 定員20人") < tokiwa
+    assert "小会議室" not in page  # not lent any more
+    assert tokiwa < page.index("研修室 — 定員40人")
+    assert f'href="/rooms/{world.large.id}"' in html and f'href="/facilities/{world.facility.id}"' in html
+    assert f'href="/facilities/{world.facility.id}?date=2026-12-01#availability"' in html  # today, Tokyo
+    client.post("/language", data={"language": "en", "next": "/"})
+    page = text(client.get("/").get_data(as_text=True))
+    assert "Chubu Center" in page and re.search(r"Large Room — [Cc]apacity 60", page)

@@ -7,6 +7,7 @@ from datetime import date
 
 from tests.booking.helpers import book
 from tests.booking.test_grid import text
+from tests.factories import NOW
 
 
 def _rows(html: str) -> list[str]:
@@ -57,3 +58,44 @@ def test_bad_input_is_reported_not_crashed(client, world):
     assert "検索結果" not in page
     r = client.get("/search?date_from=2026-12-10&date_to=2026-12-01")
     assert "終了日は開始日以降にしてください。" in text(r.get_data(as_text=True))
+
+
+def test_results_come_fifty_a_page_and_the_pages_add_up_to_the_whole_result(client, world):
+    """The page shows 50 results at a time; following "next" from the first page gives every
+    result exactly once, in order, the same rows as one search asking for all of them."""
+    from reservations.extensions import db
+    from reservations.services import availability as avail
+    from reservations.web.booking import SEARCH_PAGE
+
+    query = "/search?date_from=2026-12-01&date_to=2026-12-20&slot=evening&slot=morning"
+    expected = avail.search(db.session(), avail.SearchFilters(
+        first=date(2026, 12, 1), last=date(2026, 12, 20), slot_codes=("evening", "morning"), limit=1000),
+        now=NOW, group_class="general")
+    assert 2 * SEARCH_PAGE < len(expected) < 20 * SEARCH_PAGE  # more than two pages, fewer than the cap
+    seen: list[str] = []
+    url: str | None = query
+    pages = 0
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        rows = _rows(html)
+        assert 0 < len(rows) <= SEARCH_PAGE
+        first = len(seen) + 1
+        if len(expected) > SEARCH_PAGE:
+            assert f"空きのうち{first}〜{first + len(rows) - 1}件目を表示しています。" in text(html)
+        seen += rows
+        pages += 1
+        assert ('rel="prev"' in html) == (pages > 1)
+        found = re.search(r'<a class="bk-button" href="([^"]+)" rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert pages == -(-len(expected) // SEARCH_PAGE)
+    assert len(seen) == len(expected)
+    days = [re.search(r"12月(\d+)日", row).group(1) for row in seen]
+    assert days == sorted(days, key=int)  # in date order across pages
+
+
+def test_a_page_past_the_end_or_not_a_page_shows_the_first(client, world):
+    query = "/search?date_from=2026-12-08&date_to=2026-12-08&slot=evening"
+    first = _rows(client.get(query).get_data(as_text=True))
+    assert first
+    for page in ("99", "0", "-1", "x", "²", "12345678901"):
+        assert _rows(client.get(f"{query}&page={page}").get_data(as_text=True)) == first
