@@ -24,6 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(root / "templates"),
         static_folder=str(root / "static"),
     )
+    from .web.safety import DatabaseId
+
+    app.url_map.converters["int"] = DatabaseId  # before any route: ids out of range are a 404
     load_config(app, config)
 
     db.init_app(app)

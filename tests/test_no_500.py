@@ -21,7 +21,9 @@ NONSENSE = ["", "?date=2026-13-45", "?date=%00", "?day=yesterday", "?facility=ab
             "?date_from=9999-12-30&date_to=9999-12-31&date=9999-12-31&day=9999-12-31&month=9999-12",
             "?date=0001-01-01&day=0001-01-01&first=0001-01-01&last=9999-12-31",
             "?facility=%C2%B2&weekdays=%C2%B2&group=%C2%B2&room=%C2%B2",  # "²".isdigit() is true
-            "?facility=99999999999999999999&date_from=2026-12-01&date_to=2026-12-07"]
+            "?facility=99999999999999999999&date_from=2026-12-01&date_to=2026-12-07",
+            # query-string names that url_for would take as its own keywords
+            "?date_from=2026-12-01&date_to=2026-12-31&endpoint=x&_method=POST&_anchor=a&_scheme=javascript&_external=1"]
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +114,18 @@ def test_admin_retry_with_a_strange_id_is_400(demo_app: Flask) -> None:
     assert client.post("/login", data={"email": "admin@example.jp", "password": "naya-demo"}).status_code == 302
     for raw in ("²", "9" * 30, "-1"):
         assert client.post("/admin/system/mail/retry", data={"message_id": raw}).status_code == 400
+
+
+@pytest.mark.parametrize("huge", ["2147483648", "9223372036854775808", "9" * 30])
+def test_ids_too_large_for_an_id_column_are_404(demo_app: Flask, huge: str) -> None:
+    """``<int:…>`` in any route, the API and the feeds included: a number no id column holds was an
+    "integer out of range" on PostgreSQL and an overflow on SQLite; it is a plain 404."""
+    client = demo_app.test_client()
+    assert client.post("/login", data={"email": "admin@example.jp", "password": "naya-demo"}).status_code == 302
+    paths = sorted({re.sub(r"<[^>]+>", "x", re.sub(r"<int:[^>]+>", huge, rule.rule))
+                    for rule in demo_app.url_map.iter_rules()
+                    if "<int:" in rule.rule and "GET" in (rule.methods or ())})
+    assert len(paths) > 10
+    statuses = {path: client.get(path).status_code for path in paths}
+    assert set(statuses.values()) == {404}, statuses
+    assert client.get("/rooms/2147483647").status_code == 404  # the largest id is still an id

@@ -52,10 +52,10 @@ class Facility(db.Model):  # type: ignore[name-defined,misc]
     closures: Mapped[list[Closure]] = relationship(back_populates="facility", order_by="Closure.start_date")
 
     def name(self, language: str) -> str:
-        return self.name_en if language == "en" else self.name_ja
+        return name_in(language, self.name_ja, self.name_en)
 
     def address(self, language: str) -> str:
-        return (self.address_en or self.address_ja) if language == "en" else self.address_ja
+        return address_in(language, self.address_ja, self.address_en)
 
 
 class Room(db.Model):  # type: ignore[name-defined,misc]
@@ -105,7 +105,18 @@ class Room(db.Model):  # type: ignore[name-defined,misc]
     )
 
     def name(self, language: str) -> str:
-        return self.name_en if language == "en" else self.name_ja
+        return name_in(language, self.name_ja, self.name_en)
+
+
+def name_in(language: str, name_ja: str, name_en: str) -> str:
+    """A facility's or room's name in ``language``: one rule for the models and for pages that
+    read the names as plain columns."""
+    return name_en if language == "en" else name_ja
+
+
+def address_in(language: str, address_ja: str, address_en: str | None) -> str:
+    """A facility's address in ``language``; the Japanese one where there is no English one."""
+    return (address_en or address_ja) if language == "en" else address_ja
 
 
 class Closure(db.Model):  # type: ignore[name-defined,misc]

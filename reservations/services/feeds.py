@@ -91,9 +91,9 @@ class RoomNames:
 class RoomFeed:
     """A room feed's names, scope and validators, from one statement (:func:`room_feed`).
 
-    ``shown`` is every name, address and zone the feed's events can show (its events name the
-    related room they are in, and the facility's address): they go into the ETag, so renaming
-    the whole hall or moving the facility changes it as a booking does."""
+    ``shown`` is every name and the zone the feed's events show (each event names the related
+    room it is in, and the facility; its times are in the facility's zone): they go into the
+    ETag, so renaming the whole hall changes it as a booking does."""
 
     names: RoomNames
     scope: FeedScope
@@ -108,20 +108,16 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     those of rooms sharing a part (the whole hall when this is part A, every part when this is
     the whole hall), worked out by the same ``UnitMap`` as booking does."""
     rows = session.connection().execute(_room_feed_statement(), {"room_id": room_id}).all()
-    parts: dict[int, list[int]] = {}
     first: dict[int, Any] = {}
     for row in rows:
         first.setdefault(row.id, row)
-        children = parts.setdefault(row.id, [])
-        if row.part_id is not None:
-            children.append(row.part_id)
     if room_id not in first:
         return None
     me = first[room_id]
     names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
-    related = sorted(UnitMap(parts).related(room_id))
+    related = sorted(UnitMap.from_links((row.id, row.part_id) for row in rows).related(room_id))
     stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related))
-    shown = (me.facility_ja, me.facility_en, me.address_ja or "", me.address_en or "", me.timezone or "",
+    shown = (me.facility_ja, me.facility_en, me.timezone or "",
              *(f"{rid}:{first[rid].name_ja}:{first[rid].name_en}" for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
 
@@ -133,7 +129,7 @@ def _room_feed_statement() -> Select[Any]:
     updated, newest_id = _newest(Room, Booking.room_id)
     return (
         select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja.label("facility_ja"),
-               Facility.name_en.label("facility_en"), Facility.address_ja, Facility.address_en, Facility.timezone,
+               Facility.name_en.label("facility_en"), Facility.timezone,
                room_parts.c.part_id, updated.label("updated"), newest_id.label("newest_id"))
         .join(Facility, Facility.id == Room.facility_id)
         .outerjoin(room_parts, room_parts.c.whole_id == Room.id)

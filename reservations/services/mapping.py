@@ -93,6 +93,17 @@ class UnitMap:
         self.parts = parts
         self.units = {rid: self._leaves(rid, frozenset()) for rid in parts}
 
+    @classmethod
+    def from_links(cls, links: Iterable[tuple[int, int | None]]) -> UnitMap:
+        """From (room id, direct part id) rows as rooms LEFT JOIN their parts give them: a room
+        without parts comes once, with None."""
+        parts: dict[int, list[int]] = {}
+        for whole, part in links:
+            children = parts.setdefault(whole, [])
+            if part is not None:
+                children.append(part)
+        return cls(parts)
+
     def _leaves(self, room_id: int, seen: frozenset[int]) -> frozenset[int]:
         """The leaf parts a room occupies: itself when not divisible."""
         if room_id in seen:
@@ -156,16 +167,11 @@ def load_unit_map(session: Session, facility_ids: int | Iterable[int]) -> UnitMa
     """Every room of the facility (or facilities: parts never cross one) with its direct parts,
     in one query of ids."""
     ids = [facility_ids] if isinstance(facility_ids, int) else list(facility_ids)
-    parts: dict[int, list[int]] = {}
-    for whole, part in session.execute(
+    return UnitMap.from_links(session.execute(
         select(Room.id, room_parts.c.part_id)
         .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
         .where(Room.facility_id.in_(ids))
-    ):
-        children = parts.setdefault(whole, [])
-        if part is not None:
-            children.append(part)
-    return UnitMap(parts)
+    ))
 
 
 def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[Closure]:

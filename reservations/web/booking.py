@@ -35,6 +35,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -402,6 +403,11 @@ class SearchForm(FlaskForm):
     submit = SubmitField(_l("検索"))
 
 
+# what a search is asked with: the form's fields (the pager links carry these and nothing else)
+SEARCH_PARAMETERS = frozenset(name for name, value in vars(SearchForm).items()
+                              if isinstance(value, UnboundField) and name != "submit")
+
+
 @bp.get("/search")
 def search():  # type: ignore[no-untyped-def]
     language = lang()
@@ -444,11 +450,12 @@ def search():  # type: ignore[no-untyped-def]
     if hits and len(hits) <= (page - 1) * SEARCH_PAGE:
         page = 1  # a page past the end (an old link, fewer free slots now): the first one
     shown = (hits or [])[(page - 1) * SEARCH_PAGE:page * SEARCH_PAGE]
+    more = bool(hits) and len(hits or []) > page * SEARCH_PAGE
     pages = {
         "first": (page - 1) * SEARCH_PAGE + 1, "last": (page - 1) * SEARCH_PAGE + len(shown),
         "prev": _search_page_url(page - 1) if page > 1 else None,
-        "next": _search_page_url(page + 1) if hits and len(hits) > page * SEARCH_PAGE and page < SEARCH_MAX_PAGE
-        else None,
+        "next": _search_page_url(page + 1) if more and page < SEARCH_MAX_PAGE else None,
+        "capped": SEARCH_PAGE * SEARCH_MAX_PAGE if more and page == SEARCH_MAX_PAGE else None,
     }
     return render_template("booking/search.html", form=form, results=_search_rows(shown, language),
                            searched=hits is not None, note=note, pages=pages,
@@ -462,10 +469,10 @@ def _search_page(value: str | None) -> int:
 
 
 def _search_page_url(page: int) -> str:
-    """This search again, on another page of results."""
-    args: dict[str, Any] = request.args.to_dict(flat=False)
-    args["page"] = [str(page)]
-    return url_for("booking.search", **args) + "#results"
+    """This search again, on another page of results: the search form's own parameters only (a
+    query string's names passed to ``url_for`` as keywords could be ``_external`` or ``endpoint``)."""
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k in SEARCH_PARAMETERS]
+    return f"{url_for('booking.search')}?{urlencode([*kept, ('page', str(page))])}#results"
 
 
 def _search_rows(hits: Sequence[avail.SearchHit], language: str) -> list[dict[str, str]]:

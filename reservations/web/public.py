@@ -25,6 +25,7 @@ from ..domain.slots import FixedSlots
 from ..domain.windows import window_for
 from ..extensions import db
 from ..models import Facility, Room
+from ..models.facility import address_in, name_in
 from ..services.mapping import FacilityRooms, exemptions
 from .booking import (
     _me,
@@ -58,7 +59,7 @@ def index():  # type: ignore[no-untyped-def]
             .where(Room.active).order_by(Room.facility_id, Room.sort_order, Room.id)):
         if capacity not in seats:
             seats[capacity] = _("定員%(n)s人", n=capacity)
-        rooms.setdefault(fid, []).append({"name": name_en if language == "en" else name_ja,
+        rooms.setdefault(fid, []).append({"name": name_in(language, name_ja, name_en),
                                           "capacity": seats[capacity],
                                           "url": url_for("public.room", room_id=rid)})
     facilities = []
@@ -68,8 +69,8 @@ def index():  # type: ignore[no-untyped-def]
                    Facility.is_sample).order_by(Facility.sort_order, Facility.id)):
         sample = sample or bool(is_sample)
         facilities.append({
-            "id": fid, "name": name_en if language == "en" else name_ja,
-            "address": (address_en or address_ja) if language == "en" else address_ja,
+            "id": fid, "name": name_in(language, name_ja, name_en),
+            "address": address_in(language, address_ja, address_en),
             "url": url_for("public.facility", facility_id=fid),
             "today_url": url_for("public.facility", facility_id=fid, date=today),
             "rooms": rooms.get(fid, []),

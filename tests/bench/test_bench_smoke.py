@@ -7,6 +7,7 @@ themselves are not asserted (benchmarks report, they do not fail CI).
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ def test_quick_path_on_a_tiny_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     args = bench.argparse.Namespace(quick=True, tiny=True, db="sqlite", postgres_url=None, out=str(tmp_path / "out"))
     cfg = bench.make_config(args)
     run = bench.Runner(cfg).run()
+    assert gc.get_freeze_count() == 0  # only the command line freezes, never the test process
     jpath, mpath = bench.write_results(run, tmp_path / "out")
 
     cases = {c["name"]: c for c in run["cases"]}

@@ -84,8 +84,8 @@ def test_results_come_fifty_a_page_and_the_pages_add_up_to_the_whole_result(clie
             assert f"空きのうち{first}〜{first + len(rows) - 1}件目を表示しています。" in text(html)
         seen += rows
         pages += 1
-        assert ('rel="prev"' in html) == (pages > 1)
-        found = re.search(r'<a class="bk-button" href="([^"]+)" rel="next">', html)
+        assert ('rel="prev nofollow"' in html) == (pages > 1)
+        found = re.search(r'<a class="bk-button" href="([^"]+)" rel="next nofollow">', html)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert pages == -(-len(expected) // SEARCH_PAGE)
     assert len(seen) == len(expected)
@@ -96,6 +96,33 @@ def test_results_come_fifty_a_page_and_the_pages_add_up_to_the_whole_result(clie
 def test_a_page_past_the_end_or_not_a_page_shows_the_first(client, world):
     query = "/search?date_from=2026-12-08&date_to=2026-12-08&slot=evening"
     first = _rows(client.get(query).get_data(as_text=True))
-    assert first
-    for page in ("99", "0", "-1", "x", "²", "12345678901"):
-        assert _rows(client.get(f"{query}&page={page}").get_data(as_text=True)) == first
+    assert 0 < len(first) <= 50
+    for page in ("2", "3", "20", "21", "99", "0", "-1", "x", "²", "12345678901"):
+        html = client.get(f"{query}&page={page}").get_data(as_text=True)
+        assert _rows(html) == first
+        assert 'rel="prev' not in html
+
+
+def test_pager_links_carry_the_search_and_nothing_else(client, world):
+    """A query string's names must not reach ``url_for`` as keywords: ``endpoint``, ``_method``,
+    ``_anchor``, ``_scheme`` or ``_external`` made the page fail or its links point elsewhere."""
+    r = client.get("/search?date_from=2026-12-01&date_to=2026-12-31&weekdays=1&weekdays=3&slot=evening"
+                   "&slot=morning&endpoint=x&_method=POST&_anchor=a&_scheme=javascript&_external=1&evil=1")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" rel="next nofollow"', html).group(1).replace("&amp;", "&")
+    assert link.startswith("/search?") and link.endswith("&page=2#results")
+    assert "weekdays=1&weekdays=3" in link and "slot=evening&slot=morning" in link
+    for name in ("endpoint", "_method", "_anchor", "_scheme", "_external", "evil"):
+        assert f"{name}=" not in link
+
+
+def test_the_last_page_says_when_there_are_more_than_can_be_shown(client, world):
+    from reservations.web.booking import SEARCH_MAX_PAGE, SEARCH_PAGE
+
+    query = "/search?date_from=2026-12-01&date_to=2027-01-31"  # every slot and hourly step of two months
+    html = client.get(f"{query}&page={SEARCH_MAX_PAGE}").get_data(as_text=True)
+    assert len(_rows(html)) == SEARCH_PAGE
+    assert f"表示できるのは{SEARCH_PAGE * SEARCH_MAX_PAGE}件までです。" in text(html)
+    assert 'rel="next' not in html and 'rel="prev nofollow"' in html
+    assert "表示できるのは" not in text(client.get(query).get_data(as_text=True))

@@ -420,10 +420,11 @@ def test_room_feed_304_is_one_statement(client: FlaskClient, world: World) -> No
     assert len(seen) == 1
 
 
-def test_room_feed_etag_changes_with_every_name_and_address_it_shows(client: FlaskClient, world: World) -> None:
-    """A part's feed shows the whole hall's bookings by the hall's name, and every event the
-    facility's address: renaming either, or moving the facility, must change the ETag, even
-    though no booking changed."""
+def test_room_feed_etag_changes_with_every_name_it_shows(client: FlaskClient, world: World) -> None:
+    """A part's feed shows the whole hall's bookings by the hall's name, every event the facility's
+    name, and its times in the facility's zone: changing any of them must change the ETag, even
+    though no booking changed. A room the feed does not show (and an address, which a public feed
+    does not show) leaves it alone."""
     from tests.factories import make_room
 
     part = make_room(world.facility, name_ja="第1会議室A")
@@ -434,11 +435,13 @@ def test_room_feed_etag_changes_with_every_name_and_address_it_shows(client: Fla
     seen = [client.get(url).headers["ETag"]]
     for change in (lambda: setattr(whole, "name_ja", "第1会議室（全室）"),
                    lambda: setattr(whole, "name_en", "Meeting Room 1 (whole)"),
-                   lambda: setattr(world.facility, "address_ja", "三重県四日市市別の住所1-1"),
-                   lambda: setattr(world.facility, "address_en", "1-1 Elsewhere, Yokkaichi"),
-                   lambda: setattr(world.hall, "name_ja", "同じ施設の別の部屋")):
+                   lambda: setattr(world.facility, "name_en", "Chubu Civic Center"),
+                   lambda: setattr(world.facility, "timezone", "Asia/Seoul"),
+                   lambda: setattr(world.hall, "name_ja", "同じ施設の別の部屋"),
+                   lambda: setattr(world.facility, "address_ja", "三重県四日市市別の住所1-1")):
         change()
         db.session.commit()
         seen.append(client.get(url).headers["ETag"])
-    assert len(set(seen[:5])) == 5  # each shown name or address: a new ETag
-    assert seen[5] == seen[4]  # a room of the same facility the feed does not show: the same
+    assert len(set(seen[:5])) == 5  # each shown name, and the zone: a new ETag
+    assert seen[5] == seen[4] and seen[6] == seen[4]  # what the feed does not show: the same
+    assert "三重県四日市市別の住所" not in client.get(url).get_data(as_text=True)
