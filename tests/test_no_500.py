@@ -128,4 +128,6 @@ def test_ids_too_large_for_an_id_column_are_404(demo_app: Flask, huge: str) -> N
     assert len(paths) > 10
     statuses = {path: client.get(path).status_code for path in paths}
     assert set(statuses.values()) == {404}, statuses
+    api = [path for path in paths if path.startswith("/api/")]
+    assert api and all(client.get(path).mimetype == "application/problem+json" for path in api)
     assert client.get("/rooms/2147483647").status_code == 404  # the largest id is still an id

@@ -9,12 +9,12 @@ from typing import Any
 from flask import Response, render_template
 from markupsafe import Markup, escape
 
+from ..web.safety import MAX_ID
 from . import bp
 from .http import json_response
 from .registry import PREFIX, REGISTRY, Operation, api_route
 from .schemas import SCHEMAS
 
-MAX_ID = 2**31 - 1
 STATUS_TEXT = {200: "OK", 201: "Created", 304: "Not modified", 400: "Bad request (malformed JSON or parameters)",
                401: "Missing, invalid or revoked token", 403: "Not allowed", 404: "Not found",
                405: "Method not allowed", 409: "Conflict", 415: "Body is not application/json",

@@ -138,6 +138,15 @@ def _room_feed_statement() -> Select[Any]:
     )
 
 
+def facility_shown(session: Session, facility: Facility) -> tuple[str, ...]:
+    """What a facility feed shows besides its bookings (its name, the zone of its times and each
+    room's name), for its ETag: renaming a room changes the feed as a booking does."""
+    rooms = session.execute(select(Room.id, Room.name_ja, Room.name_en)
+                            .where(Room.facility_id == facility.id).order_by(Room.id))
+    return (facility.name_ja, facility.name_en, facility.timezone or "",
+            *(f"{rid}:{name_ja}:{name_en}" for rid, name_ja, name_en in rooms))
+
+
 def facility_scope(facility: Facility) -> FeedScope:
     return FeedScope("facility", f"facility:{facility.id}", facility_id=facility.id)
 

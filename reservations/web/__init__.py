@@ -101,7 +101,11 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            return exc
+            # a path no API route matched (e.g. an id too large for the <int:> converter) never
+            # reaches the API's own handlers: answer as the API does
+            from ..api.errors import from_http
+
+            return from_http(exc)
         code = exc.code or 500
         template = f"errors/{code}.html" if code in (403, 404, 429) else "errors/500.html"
         return render_template(template, error=exc), code

@@ -142,7 +142,7 @@ def facility_feed(facility_id: int) -> Response:
     language = _public_language()
     return _serve(svc.facility_scope(facility), lambda: svc.facility_feed_info(facility, language),
                   private=False, language=language, filename=f"facility-{facility.id}.ics",
-                  extra=(facility.name_ja, facility.name_en))
+                  extra=svc.facility_shown(db.session(), facility))
 
 
 @bp.get("/feeds/private/<token>.ics")

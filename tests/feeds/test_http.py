@@ -445,3 +445,16 @@ def test_room_feed_etag_changes_with_every_name_it_shows(client: FlaskClient, wo
     assert len(set(seen[:5])) == 5  # each shown name, and the zone: a new ETag
     assert seen[5] == seen[4] and seen[6] == seen[4]  # what the feed does not show: the same
     assert "三重県四日市市別の住所" not in client.get(url).get_data(as_text=True)
+
+
+def test_facility_feed_etag_changes_when_a_room_is_renamed(client: FlaskClient, world: World) -> None:
+    book(world.small, world.quiet, DAY, actor=world.member)
+    url = f"/feeds/facilities/{world.facility.id}.ics"
+    before = client.get(url).headers["ETag"]
+    assert client.get(url).headers["ETag"] == before
+    world.hall.name_en = "Main Hall (renovated)"
+    db.session.commit()
+    after = client.get(url)
+    assert after.headers["ETag"] != before
+    assert _get(client, url, **{"If-None-Match": before}).status_code == 200
+    assert _get(client, url, **{"If-None-Match": after.headers["ETag"]}).status_code == 304
