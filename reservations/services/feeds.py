@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
@@ -117,8 +118,8 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
     related = sorted(UnitMap.from_links((row.id, row.part_id) for row in rows).related(room_id))
     stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related))
-    shown = (me.facility_ja, me.facility_en, me.timezone or "",
-             *(f"{rid}:{first[rid].name_ja}:{first[rid].name_en}" for rid in related))
+    shown = _shown(me.facility_ja, me.facility_en, me.timezone,
+                   ((rid, first[rid].name_ja, first[rid].name_en) for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
 
 
@@ -143,8 +144,14 @@ def facility_shown(session: Session, facility: Facility) -> tuple[str, ...]:
     room's name), for its ETag: renaming a room changes the feed as a booking does."""
     rooms = session.execute(select(Room.id, Room.name_ja, Room.name_en)
                             .where(Room.facility_id == facility.id).order_by(Room.id))
-    return (facility.name_ja, facility.name_en, facility.timezone or "",
-            *(f"{rid}:{name_ja}:{name_en}" for rid, name_ja, name_en in rooms))
+    return _shown(facility.name_ja, facility.name_en, facility.timezone, rooms)
+
+
+def _shown(facility_ja: str, facility_en: str, timezone: str | None,
+           rooms: Iterable[tuple[int, str, str]]) -> tuple[str, ...]:
+    """What a public feed's events show besides the bookings, as ETag parts: the facility's names,
+    the zone of the times, and each (id, Japanese name, English name) of the rooms it shows."""
+    return (facility_ja, facility_en, timezone or "", *(f"{rid}:{ja}:{en}" for rid, ja, en in rooms))
 
 
 def facility_scope(facility: Facility) -> FeedScope:

@@ -450,7 +450,7 @@ def search():  # type: ignore[no-untyped-def]
     if hits and len(hits) <= (page - 1) * SEARCH_PAGE:
         page = 1  # a page past the end (an old link, fewer free slots now): the first one
     shown = (hits or [])[(page - 1) * SEARCH_PAGE:page * SEARCH_PAGE]
-    more = bool(hits) and len(hits or []) > page * SEARCH_PAGE
+    more = len(hits or []) > page * SEARCH_PAGE
     pages = {
         "first": (page - 1) * SEARCH_PAGE + 1, "last": (page - 1) * SEARCH_PAGE + len(shown),
         "prev": _search_page_url(page - 1) if page > 1 else None,
