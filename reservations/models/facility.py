@@ -47,6 +47,9 @@ class Facility(db.Model):  # type: ignore[name-defined,misc]
     description_en: Mapped[str] = mapped_column(Text, default="")
     sort_order: Mapped[int] = mapped_column(default=0)
     is_sample: Mapped[bool] = mapped_column(default=False)
+    # the last time an admin saved it: feeds name facilities and show their addresses, so their
+    # validators must change with them (None: never saved from the admin pages)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
 
     rooms: Mapped[list[Room]] = relationship(back_populates="facility", order_by="Room.sort_order, Room.id")
     closures: Mapped[list[Closure]] = relationship(back_populates="facility", order_by="Closure.start_date")
@@ -88,6 +91,7 @@ class Room(db.Model):  # type: ignore[name-defined,misc]
     description_en: Mapped[str] = mapped_column(Text, default="")
     sort_order: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)  # as Facility's
 
     facility: Mapped[Facility] = relationship(back_populates="rooms")
     parts: Mapped[list[Room]] = relationship(

@@ -133,6 +133,7 @@ def save_facility(session: Session, data: FacilityData, *, actor: User, now: dat
         facility.closed_on_holidays, facility.new_year_break = data.closed_on_holidays, data.new_year_break
         facility.description_ja, facility.description_en = data.description_ja, data.description_en
         facility.sort_order = data.sort_order
+        facility.updated_at = now  # feeds name it and show its address: their validators read this
         session.flush()
         audit.record(session, "admin.facility_created" if before is None else "admin.facility_updated", now=now,
                      actor=actor, facility_id=facility.id, before=before, after=_facility_snapshot(facility))
@@ -363,6 +364,7 @@ def save_room(session: Session, facility: Facility, data: RoomData, *, actor: Us
                      "description_en", "sort_order", "active"):
             setattr(room, name, getattr(data, name))
         room.parts = list(session.scalars(select(Room).where(Room.id.in_(data.part_ids)))) if data.part_ids else []
+        room.updated_at = now  # as a facility's
         session.flush()
         after = RoomData.of(room).__dict__
         audit.record(session, "admin.room_created" if before is None else "admin.room_updated", now=now, actor=actor,

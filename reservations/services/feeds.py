@@ -4,7 +4,10 @@ A feed covers a window of whole local days, from ``FEED_DAYS_BACK`` days ago to
 ``BOOKING_HORIZON_DAYS`` ahead, so within one day the same data gives the same
 bytes (and ETag). Loading reads plain columns (two queries), not ORM objects;
 the validators (:func:`feed_stamp`) come from one index probe per room or
-group, so a ``304 Not Modified`` never reads the feed's bookings.
+group, so a ``304 Not Modified`` never reads the feed's bookings. Rooms and
+facilities carry the time an admin last saved them (``updated_at``): a feed
+names them (a private feed also shows addresses), so that goes into the
+validators too.
 
 Private feed tokens come from ``secrets.token_urlsafe(32)`` (256 bits); only
 their SHA-256 is stored, so a URL can be shown once, when it is made, and never
@@ -25,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -117,7 +120,8 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     me = first[room_id]
     names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
     related = sorted(UnitMap.from_links((row.id, row.part_id) for row in rows).related(room_id))
-    stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related))
+    places = _latest(*(_aware(first[rid].room_updated) for rid in related), _aware(me.facility_updated))
+    stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related), places)
     shown = _shown(me.facility_ja, me.facility_en, me.timezone,
                    ((rid, first[rid].name_ja, first[rid].name_en) for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
@@ -131,7 +135,8 @@ def _room_feed_statement() -> Select[Any]:
     return (
         select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja.label("facility_ja"),
                Facility.name_en.label("facility_en"), Facility.timezone,
-               room_parts.c.part_id, updated.label("updated"), newest_id.label("newest_id"))
+               room_parts.c.part_id, updated.label("updated"), newest_id.label("newest_id"),
+               Room.updated_at.label("room_updated"), Facility.updated_at.label("facility_updated"))
         .join(Facility, Facility.id == Room.facility_id)
         .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
         .where(Room.facility_id == select(this.c.facility_id).where(this.c.id == bindparam("room_id"))
@@ -217,13 +222,19 @@ def _places(session: Session, room_ids: set[int]) -> dict[int, Place]:
 
 @dataclass(frozen=True)
 class FeedStamp:
-    """The newest change per room (or group) a feed draws on: (key, updated_at, booking id)."""
+    """The newest change per room (or group) a feed draws on: (key, updated_at, booking id); and
+    ``places``, the newest time an admin saved a room or facility the feed may name."""
 
     newest: tuple[tuple[int, datetime | None, int | None], ...]
+    places: datetime | None = None
 
     @property
     def max_updated(self) -> datetime | None:
-        return max((u for _, u, _ in self.newest if u is not None), default=None)
+        return _latest(*(u for _, u, _ in self.newest), self.places)
+
+
+def _latest(*instants: datetime | None) -> datetime | None:
+    return max((u for u in instants if u is not None), default=None)
 
 
 def _newest(owner: Any, column: Any) -> tuple[Any, Any]:
@@ -251,8 +262,29 @@ def feed_stamp(session: Session, scope: FeedScope, window: Window | None = None)
             (Room.id.in_(sorted(scope.room_ids)) if scope.room_ids else false())
         column = Booking.room_id
     updated, newest_id = _newest(owner, column)
-    rows = session.execute(select(owner.id, updated, newest_id).where(where).order_by(owner.id)).all()
-    return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i in rows))
+    rooms_saved, facilities_saved = _places_saved(scope)
+    rows = session.execute(select(owner.id, updated, newest_id, rooms_saved, facilities_saved)
+                           .where(where).order_by(owner.id)).all()
+    places = _latest(_aware(rows[0][3]), _aware(rows[0][4])) if rows else None
+    return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i, _, _ in rows), places)
+
+
+def _places_saved(scope: FeedScope) -> tuple[Any, Any]:
+    """The newest ``updated_at`` of the rooms, and of the facilities, a feed may name. A room or
+    facility feed knows its rooms; a group or personal feed names whichever rooms its bookings
+    are in, which only reading them would tell, so it takes the newest of all (an admin saving
+    any room refreshes every private feed once: rare, and never stale)."""
+    rooms = select(func.max(Room.updated_at))
+    facilities = select(func.max(Facility.updated_at))
+    if scope.kind == "facility":
+        rooms = rooms.where(Room.facility_id == scope.facility_id)
+        facilities = facilities.where(Facility.id == scope.facility_id)
+    elif scope.kind == "room":
+        ids = sorted(scope.room_ids)
+        rooms = rooms.where(Room.id.in_(ids))
+        facilities = facilities.where(Facility.id.in_(select(Room.facility_id).where(Room.id.in_(ids))))
+    # correlate(None): the outer query reads rooms too, and these look at their own rows
+    return rooms.correlate(None).scalar_subquery(), facilities.correlate(None).scalar_subquery()
 
 
 def _aware(value: Any) -> datetime | None:
@@ -267,12 +299,14 @@ def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) 
     """(ETag, Last-Modified) for a feed without building it.
 
     The ETag covers everything the body depends on that can change: the bookings (the newest
-    change per room or group — bookings are never deleted), the window, and ``extra`` (language,
-    names). Last-Modified is the newest booking change, or the moment the window last moved
-    (local midnight), whichever is later, so If-Modified-Since never hides a changed body.
+    change per room or group — bookings are never deleted), the rooms and facilities it names,
+    the window, and ``extra`` (language, names). Last-Modified is the newest of those changes, or
+    the moment the window last moved (local midnight), whichever is later, so If-Modified-Since
+    never hides a changed body.
     """
     parts = [FORMAT_VERSION, scope.key, window.start.isoformat(), window.end.isoformat(),
              *(f"{k}:{u.isoformat() if u else '-'}:{i or 0}" for k, u, i in stamp.newest),
+             f"places:{stamp.places.isoformat() if stamp.places else '-'}",
              *(str(x) for x in extra)]
     etag = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
     latest = stamp.max_updated

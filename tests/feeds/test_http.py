@@ -441,3 +441,64 @@ def test_facility_feed_etag_changes_when_a_room_is_renamed(client: FlaskClient, 
     assert after.headers["ETag"] != before
     assert _get(client, url, **{"If-None-Match": before}).status_code == 200
     assert _get(client, url, **{"If-None-Match": after.headers["ETag"]}).status_code == 304
+
+
+def test_an_admin_saving_a_room_or_facility_refreshes_every_feed_naming_it(client: FlaskClient,
+                                                                           world: World) -> None:
+    """A private feed shows room and facility names and the address, and cannot know which rooms
+    without reading its bookings: saving any room or facility changes its ETag and moves its
+    Last-Modified on, so a client sending either validator gets the new body. A public feed moves
+    with the rooms and the facility it names only."""
+    from dataclasses import replace
+    from email.utils import parsedate_to_datetime
+
+    from reservations.services import admin_config
+    from tests.factories import make_user
+
+    admin = make_user("admin")
+    book(world.hall, world.quiet, DAY, actor=world.member)
+    book(world.elsewhere, world.other, DAY, actor=world.stranger)
+    db.session.commit()
+    urls = {"group": f"/feeds/private/{_token('group', world, world.quiet)}.ics",
+            "personal": f"/feeds/private/{_token('personal', world)}.ics",
+            "hall": f"/feeds/rooms/{world.hall.id}.ics",
+            "facility": f"/feeds/facilities/{world.facility.id}.ics",
+            "other facility": f"/feeds/facilities/{world.other_facility.id}.ics"}
+
+    def validators() -> dict[str, tuple[str, str]]:
+        out = {}
+        for name, url in urls.items():
+            r = client.get(url)
+            assert r.status_code == 200, name
+            out[name] = (r.headers["ETag"], r.headers["Last-Modified"])
+        return out
+
+    def changed(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> set[str]:
+        moved = set()
+        for name in urls:
+            if after[name] != before[name]:
+                assert after[name][0] != before[name][0], name
+                assert parsedate_to_datetime(after[name][1]) > parsedate_to_datetime(before[name][1]), name
+                old_etag, old_modified = before[name]
+                assert _get(client, urls[name], **{"If-None-Match": old_etag}).status_code == 200, name
+                assert _get(client, urls[name], **{"If-Modified-Since": old_modified}).status_code == 200, name
+                moved.add(name)
+        return moved
+
+    first = validators()
+    assert validators() == first  # nothing saved: the same validators
+    room_data = replace(admin_config.RoomData.of(world.hall), name_ja="多目的ホール（改装後）")
+    admin_config.save_room(db.session(), world.facility, room_data, actor=admin, now=NOW + timedelta(days=1),
+                           room=world.hall)
+    db.session.commit()
+    second = validators()
+    assert changed(first, second) == {"group", "personal", "hall", "facility"}
+    assert "多目的ホール（改装後）" in client.get(urls["group"]).get_data(as_text=True)
+
+    facility_data = replace(admin_config.FacilityData.of(world.other_facility), address_ja="四日市市新しい住所2-2")
+    admin_config.save_facility(db.session(), facility_data, actor=admin, now=NOW + timedelta(days=2),
+                               facility=world.other_facility)
+    db.session.commit()
+    third = validators()
+    # the member's feeds show no booking there, but cannot tell without reading them
+    assert changed(second, third) == {"group", "personal", "other facility"}
