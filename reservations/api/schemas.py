@@ -126,6 +126,8 @@ SCHEMAS: dict[str, Any] = {
     "BookingCreated": obj({"booking": ref("Booking"),
                            "series": {"type": "array", "items": ref("Booking"),
                                       "description": "Every booking created (one unless `recurrence`)."}}),
+    "CancelledBookings": obj({"items": {"type": "array", "items": ref("Booking"),
+                                        "description": "This booking, then the later dates cancelled with it."}}),
     "Recurrence": {
         "type": "object",
         "properties": {

@@ -286,6 +286,23 @@ def cancel_booking(booking_id: int) -> Response:
     return json_response(serialize.booking(booking))
 
 
+@api_route(bp, "POST", "/bookings/<int:booking_id>/cancel-following", summary="Cancel a date and the later dates of its series",
+           tag="Bookings", auth="required", body="Reason",
+           responses={200: "CancelledBookings", 404: "Problem", 409: "Problem", 415: "Problem", 422: "Problem",
+                      **AUTH_ERRORS})
+def cancel_following(booking_id: int) -> Response:
+    """Cancel this booking and every later date of its series that can still be cancelled (each
+    with its own `cancellation_fee`); earlier dates stay. A booking of no series: just this one.
+    409 when this booking is already final."""
+    user = require_user()
+    reason = _reason(json_body(), required=False)
+    booking = booking_for(booking_id)
+    done = svc.cancel_following(db.session(), booking, actor=user, now=utcnow(), reason=reason)
+    body = {"items": [serialize.booking(b) for b in done]}
+    db.session.commit()
+    return json_response(body)
+
+
 def _reason(data: dict[str, Any], *, required: bool) -> str:
     errs: list[dict[str, Any]] = []
     unknown = sorted(set(data) - {"reason"})

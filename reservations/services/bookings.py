@@ -28,6 +28,7 @@ from ..domain.fees import FeeQuote, UnknownExtra, cancellation_fee, quote_fee
 from ..domain.lifecycle import (
     Action,
     Status,
+    can,
     initial_status,
     is_active,
     status_after_approval,
@@ -490,6 +491,25 @@ def cancel(
         booking.cancel_reason = reason.strip() or None
         notice = "cancelled_closure" if closure else ("cancelled_by_staff" if staff and not is_member(actor, booking.group) else "cancelled")
         return _change(session, booking, Action.CANCEL, actor=actor, now=now, note=reason, notice=notice)
+
+
+def later_dates_to_cancel(booking: Booking) -> list[Booking]:
+    """The later dates of ``booking``'s series that can still be cancelled, in date order."""
+    if booking.series is None:
+        return []
+    return [b for b in booking.series.bookings
+            if b.id != booking.id and b.start_at > booking.start_at and can(b.status, Action.CANCEL)]
+
+
+def cancel_following(session: Session, booking: Booking, *, actor: User | None, now: datetime,
+                     reason: str = "") -> list[Booking]:
+    """Cancel ``booking`` and every later date of its series that can still be cancelled (a group
+    stopping its weekly meetings), in one transaction: each as ``cancel`` does it alone, with its
+    own fee, audit event and notice. Earlier dates, and later ones already over or cancelled, stay."""
+    require_view(actor, booking)
+    with write_transaction(session):
+        return [cancel(session, b, actor=actor, now=now, reason=reason)
+                for b in (booking, *later_dates_to_cancel(booking))]
 
 
 def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) -> Booking:

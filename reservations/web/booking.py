@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -864,6 +864,8 @@ def detail(booking_id: int):  # type: ignore[no-untyped-def]
 
 
 class CancelForm(FlaskForm):
+    # offered only for a date of a series with later dates still open (choices set by the view)
+    scope = RadioField(_l("取り消す範囲"), choices=[], default="this")
     reason = TextAreaField(_l("取消の理由（任意）"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("予約を取り消す"))
 
@@ -878,10 +880,24 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("booking.detail", booking_id=booking.id))
     form = CancelForm()
     fee = svc.cancellation_quote(booking, now)
+    rest = svc.later_dates_to_cancel(booking)
+    rest_fee = fee + sum(svc.cancellation_quote(b, now) for b in rest)
+    tz = booking.room.facility.timezone
+    if rest:
+        form.scope.choices = [
+            ("this", _("この日（%(day)s）だけ", day=fmt_day(local_day(booking.start_at, tz), language))),
+            ("following", _("この日と、それ以降の%(n)s日（計%(total)s日）", n=len(rest), total=len(rest) + 1)),
+        ]
+    else:
+        del form.scope
     status = 200
     if form.validate_on_submit():
+        following = bool(rest) and form.scope.data == "following"
         try:
-            svc.cancel(_db(), booking, actor=_me(), now=now, reason=form.reason.data or "")
+            if following:
+                done = svc.cancel_following(_db(), booking, actor=_me(), now=now, reason=form.reason.data or "")
+            else:
+                svc.cancel(_db(), booking, actor=_me(), now=now, reason=form.reason.data or "")
         except NotFound:
             db.session.rollback()
             abort(404)
@@ -891,11 +907,13 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
             status = 422
         else:
             db.session.commit()
+            if following:
+                flash(_("%(n)s件の予約を取り消しました。", n=len(done)), "success")
             return redirect(url_for("booking.detail", booking_id=booking.id))
     elif request.method == "POST":
         status = 422
-    return render_template("booking/cancel.html", booking=booking, form=form, fee=fee,
-                           tz=booking.room.facility.timezone), status
+    return render_template("booking/cancel.html", booking=booking, form=form, fee=fee, rest=rest,
+                           rest_fee=rest_fee, tz=tz), status
 
 
 # --- my bookings -------------------------------------------------------------------------------

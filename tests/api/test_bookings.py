@@ -168,3 +168,22 @@ def test_cancel_and_cancel_again(client, world: World) -> None:  # type: ignore[
                    "illegal_transition")
     # the slot is free again
     assert book(client, world).status_code == 201
+
+
+@pytest.mark.both_databases
+def test_cancel_following_cancels_the_rest_of_a_series(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    series = [b["id"] for b in book(client, world, recurrence={"freq": "weekly", "count": 3}).get_json()["series"]]
+    url = f"/api/v1/bookings/{series[1]}/cancel-following"
+    assert_problem(client.post(url, headers=world.auth("outsider")), 404)
+    assert_problem(client.post(url, json={"scope": "all"}, headers=world.auth("member")), 422)
+    res = client.post(url, json={"reason": "活動休止"}, headers=world.auth("member"))
+    assert res.status_code == 200, res.get_json()
+    assert_schema(res.get_json(), "CancelledBookings")
+    items = res.get_json()["items"]
+    assert [b["id"] for b in items] == series[1:] and {b["status"] for b in items} == {"cancelled"}
+    first = client.get(f"/api/v1/bookings/{series[0]}", headers=world.auth("member")).get_json()
+    assert first["status"] != "cancelled"
+    assert_problem(client.post(url, headers=world.auth("member")), 409, "illegal_transition")
+    single = book(client, world, date="2026-12-09").get_json()["booking"]["id"]
+    res = client.post(f"/api/v1/bookings/{single}/cancel-following", headers=world.auth("member"))
+    assert [b["id"] for b in res.get_json()["items"]] == [single]

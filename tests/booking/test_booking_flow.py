@@ -179,6 +179,50 @@ def test_cancel_of_unpaid_provisional_is_free(client, world):
     assert "取消料はかかりません" in page
 
 
+def test_cancel_a_series_from_one_date_on(client, world):
+    """The cancel page of a date with later dates open offers "this date only" or "this date and
+    every later one", with the fee of each; a single booking's page offers no choice."""
+    made = book(world.small, world.group, date(2026, 12, 9), "morning", actor=world.member, purpose="毎週の会",
+                recurrence=RecurrenceSpec("weekly", count=3))  # Dec 9, 16, 23
+    first, second, *later = made
+    login(client, world.member)
+    page = text(client.get(f"/bookings/{second.id}/cancel").get_data(as_text=True))
+    assert "取り消す範囲" in page and "この日（" in page
+    assert f"この日と、それ以降の{len(later)}日（計{len(later) + 1}日）" in page
+    assert "それ以降の日もすべて取り消しても、取消料はかかりません" in page  # nothing paid yet
+    world.member.language = "en"
+    db.session.commit()
+    en = text(client.get(f"/bookings/{second.id}/cancel").get_data(as_text=True))
+    assert "What to cancel" in en and f"This date and the {len(later)} later dates ({len(later) + 1} in all)" in en
+    world.member.language = "ja"
+    db.session.commit()
+    r = client.post(f"/bookings/{second.id}/cancel", data={"scope": "following", "reason": "活動休止"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Booking, first.id).status == "provisional"  # earlier: left alone
+    assert {db.session.get(Booking, b.id).status for b in (second, *later)} == {"cancelled"}
+    page = text(client.get(r.headers["Location"]).get_data(as_text=True))
+    assert f"{len(later) + 1}件の予約を取り消しました" in page
+    # the first date now has nothing later open: no choice, and "this" is what it does
+    page = text(client.get(f"/bookings/{first.id}/cancel").get_data(as_text=True))
+    assert "取り消す範囲" not in page and "取り消すのはこの日の予約だけです" in page
+    assert client.post(f"/bookings/{first.id}/cancel", data={"scope": "following"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Booking, first.id).status == "cancelled"
+
+
+def test_cancel_this_date_only_leaves_the_rest_of_the_series(client, world):
+    first, second, third = book(world.small, world.group, date(2026, 12, 9), "morning", actor=world.member,
+                                recurrence=RecurrenceSpec("weekly", count=3))
+    login(client, world.member)
+    assert client.post(f"/bookings/{first.id}/cancel", data={"scope": "this"}).status_code == 302
+    bad = client.post(f"/bookings/{second.id}/cancel", data={"scope": "everything"})
+    assert bad.status_code == 422  # not a choice: nothing cancelled, the form again
+    db.session.expire_all()
+    assert [db.session.get(Booking, b.id).status for b in (first, second, third)] == [
+        "cancelled", "provisional", "provisional"]
+
+
 def test_other_groups_booking_is_404_staff_may_view(client, world):
     b = book(world.large, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)[0]
     login(client, world.member)

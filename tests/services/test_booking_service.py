@@ -203,6 +203,49 @@ def test_series_books_free_dates_and_reports_the_rest(session, world) -> None:  
     assert codes == {"2026-12-15": ["conflict"], "2026-12-29": ["closed"]}
 
 
+@pytest.mark.both_databases
+def test_cancel_following_cancels_this_and_the_later_open_dates_only(session, world) -> None:  # type: ignore[no-untyped-def]
+    """A group stopping its weekly meetings from one date: that date and every later one still open
+    are cancelled in one go, each with its own fee, audit event and notice; earlier dates, and a
+    later one already cancelled, are left as they were. Another group cannot, and nothing changes."""
+    from reservations.domain.recurrence import RecurrenceSpec
+
+    made = svc.create_booking(session, _inp(world, recurrence=RecurrenceSpec("weekly", until=date(2026, 12, 22))),
+                              actor=world["member"], now=NOW)
+    session.commit()
+    first, second, third = made  # Dec 8, 15, 22
+    svc.confirm(session, third, actor=world["staff"], now=NOW, method="cash")
+    svc.cancel(session, first, actor=world["member"], now=NOW)
+    session.commit()
+    assert [b.id for b in svc.later_dates_to_cancel(first)] == [second.id, third.id]
+    assert [b.id for b in svc.later_dates_to_cancel(second)] == [third.id]
+    with pytest.raises(NotFound):
+        svc.cancel_following(session, second, actor=world["other"], now=NOW)
+    session.rollback()
+    assert {b.status for b in (second, third)} == {"provisional", "confirmed"}
+
+    later = NOW + timedelta(days=10)  # Dec 11: the paid date on the 22nd is 11 days ahead, 20%
+    done = svc.cancel_following(session, second, actor=world["member"], now=later, reason="活動休止")
+    session.commit()
+    assert [b.id for b in done] == [second.id, third.id]
+    assert all(b.status == "cancelled" and b.cancel_reason == "活動休止" for b in done)
+    assert third.cancellation_fee == third.paid_amount * 20 // 100 > 0  # paid: its own fee
+    assert second.cancellation_fee == 0  # not paid
+    assert first.sequence == 1  # cancelled before, left alone
+    actions = session.execute(select(AuditEvent.booking_id, func.count()).where(
+        AuditEvent.action == "booking.cancel").group_by(AuditEvent.booking_id)).all()
+    assert dict(actions) == {first.id: 1, second.id: 1, third.id: 1}
+    notices = set(session.scalars(select(OutboxMessage.booking_id).where(OutboxMessage.kind == "cancelled")))
+    assert notices == {first.id, second.id, third.id}
+    assert svc.later_dates_to_cancel(first) == []
+    with pytest.raises(IllegalTransition):
+        svc.cancel_following(session, second, actor=world["member"], now=NOW)
+    session.rollback()
+    [single] = svc.create_booking(session, _inp(world, day=date(2027, 1, 12)), actor=world["member"], now=NOW)
+    assert svc.later_dates_to_cancel(single) == []
+    assert svc.cancel_following(session, single, actor=world["member"], now=NOW) == [single]
+
+
 def test_staff_override_window_but_never_closure(session, world) -> None:  # type: ignore[no-untyped-def]
     far = date(2027, 6, 1)
     with pytest.raises(DomainError) as err:
