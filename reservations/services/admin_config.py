@@ -365,6 +365,12 @@ def save_room(session: Session, facility: Facility, data: RoomData, *, actor: Us
             setattr(room, name, getattr(data, name))
         room.parts = list(session.scalars(select(Room).where(Room.id.in_(data.part_ids)))) if data.part_ids else []
         room.updated_at = now  # as a facility's
+        if set(data.part_ids) != set(before["part_ids"] if before is not None else ()):
+            # which rooms share a part changed: a room feed shows the bookings of every room sharing
+            # one of its parts, so each room of the facility (parts never cross facilities) is stamped,
+            # and a feed that drops a whole room's bookings still gets a newer Last-Modified
+            for other in facility.rooms:
+                other.updated_at = now
         session.flush()
         after = RoomData.of(room).__dict__
         audit.record(session, "admin.room_created" if before is None else "admin.room_updated", now=now, actor=actor,

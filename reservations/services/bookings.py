@@ -501,6 +501,13 @@ def later_dates_to_cancel(booking: Booking) -> list[Booking]:
             if b.id != booking.id and b.start_at > booking.start_at and can(b.status, Action.CANCEL)]
 
 
+def cancel_following_quote(booking: Booking, now: datetime) -> tuple[list[Booking], int]:
+    """What ``cancel_following`` would cancel now besides ``booking`` (its later open dates), and
+    the cancellation fees of all of them together, ``booking``'s included."""
+    later = later_dates_to_cancel(booking)
+    return later, sum(cancellation_quote(b, now) for b in (booking, *later))
+
+
 def cancel_following(session: Session, booking: Booking, *, actor: User | None, now: datetime,
                      reason: str = "") -> list[Booking]:
     """Cancel ``booking`` and every later date of its series that can still be cancelled (a group

@@ -880,8 +880,7 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("booking.detail", booking_id=booking.id))
     form = CancelForm()
     fee = svc.cancellation_quote(booking, now)
-    rest = svc.later_dates_to_cancel(booking)
-    rest_fee = fee + sum(svc.cancellation_quote(b, now) for b in rest)
+    rest, rest_fee = svc.cancel_following_quote(booking, now)
     tz = booking.room.facility.timezone
     if rest:
         form.scope.choices = [

@@ -181,11 +181,18 @@ def test_cancel_of_unpaid_provisional_is_free(client, world):
 
 def test_cancel_a_series_from_one_date_on(client, world):
     """The cancel page of a date with later dates open offers "this date only" or "this date and
-    every later one", with the fee of each; a single booking's page offers no choice."""
+    every later one", with the fee of each; once no later date is open, it offers no choice."""
     made = book(world.small, world.group, date(2026, 12, 9), "morning", actor=world.member, purpose="毎週の会",
                 recurrence=RecurrenceSpec("weekly", count=3))  # Dec 9, 16, 23
     first, second, *later = made
+    svc.confirm(db.session(), first, actor=world.staff, now=NOW, method="cash")  # paid, 8 days ahead: 20%
+    db.session.commit()
     login(client, world.member)
+    page = text(client.get(f"/bookings/{first.id}/cancel").get_data(as_text=True))
+    fee = first.paid_amount * 20 // 100
+    assert fee > 0 and svc.cancel_following_quote(first, NOW)[1] == fee
+    assert f"取消料 {fee:,}円 がかかります" in page  # this date alone
+    assert f"取消料は合計 {fee:,}円 です" in page  # with the later, unpaid dates: the same
     page = text(client.get(f"/bookings/{second.id}/cancel").get_data(as_text=True))
     assert "取り消す範囲" in page and "この日（" in page
     assert f"この日と、それ以降の{len(later)}日（計{len(later) + 1}日）" in page
@@ -193,13 +200,13 @@ def test_cancel_a_series_from_one_date_on(client, world):
     world.member.language = "en"
     db.session.commit()
     en = text(client.get(f"/bookings/{second.id}/cancel").get_data(as_text=True))
-    assert "What to cancel" in en and f"This date and the {len(later)} later dates ({len(later) + 1} in all)" in en
+    assert "What to cancel" in en and f"This date and every later date ({len(later) + 1} dates)" in en
     world.member.language = "ja"
     db.session.commit()
     r = client.post(f"/bookings/{second.id}/cancel", data={"scope": "following", "reason": "活動休止"})
     assert r.status_code == 302
     db.session.expire_all()
-    assert db.session.get(Booking, first.id).status == "provisional"  # earlier: left alone
+    assert db.session.get(Booking, first.id).status == "confirmed"  # earlier: left alone
     assert {db.session.get(Booking, b.id).status for b in (second, *later)} == {"cancelled"}
     page = text(client.get(r.headers["Location"]).get_data(as_text=True))
     assert f"{len(later) + 1}件の予約を取り消しました" in page
@@ -208,7 +215,8 @@ def test_cancel_a_series_from_one_date_on(client, world):
     assert "取り消す範囲" not in page and "取り消すのはこの日の予約だけです" in page
     assert client.post(f"/bookings/{first.id}/cancel", data={"scope": "following"}).status_code == 302
     db.session.expire_all()
-    assert db.session.get(Booking, first.id).status == "cancelled"
+    first = db.session.get(Booking, first.id)
+    assert first.status == "cancelled" and first.cancellation_fee == fee
 
 
 def test_cancel_this_date_only_leaves_the_rest_of_the_series(client, world):

@@ -391,6 +391,10 @@ def test_room_feed_without_orm_matches_room_scope(app: Flask, world: World) -> N
     db.session.commit()
     book(b1, world.quiet, DAY, actor=world.member)
     book(world.small, world.quiet, DAY, actor=world.member)
+    # rooms and facilities saved at different times, so the newest saved place of each feed differs
+    for i, place in enumerate((b2, a, world.facility, whole, world.other_facility)):
+        place.updated_at = NOW - timedelta(days=10 - i)
+    db.session.commit()
     window = feed_service.feed_window(NOW, days_back=30, horizon_days=400)
     for room in (a, b, b1, b2, whole, world.small, world.hall, world.elsewhere):
         feed = feed_service.room_feed(db.session(), room.id)
@@ -401,6 +405,10 @@ def test_room_feed_without_orm_matches_room_scope(app: Flask, world: World) -> N
     assert feed_service.room_feed(db.session(), b1.id).scope.room_ids == {b1.id, b.id, whole.id}  # type: ignore[union-attr]
     assert feed_service.room_feed(db.session(), a.id).scope.room_ids == {a.id, whole.id}  # type: ignore[union-attr]
     assert feed_service.room_feed(db.session(), 999_999) is None
+    # a feed's newest saved place: its related rooms' and its facility's, no other room's
+    places = {r: feed_service.room_feed(db.session(), r.id).stamp.places for r in (world.small, b2, world.elsewhere)}  # type: ignore[union-attr]
+    assert places == {world.small: NOW - timedelta(days=8), b2: NOW - timedelta(days=7),
+                      world.elsewhere: NOW - timedelta(days=6)}
 
 
 def test_room_feed_etag_changes_with_every_name_it_shows(client: FlaskClient, world: World) -> None:
@@ -443,6 +451,7 @@ def test_facility_feed_etag_changes_when_a_room_is_renamed(client: FlaskClient, 
     assert _get(client, url, **{"If-None-Match": after.headers["ETag"]}).status_code == 304
 
 
+@pytest.mark.both_databases
 def test_an_admin_saving_a_room_or_facility_refreshes_every_feed_naming_it(client: FlaskClient,
                                                                            world: World) -> None:
     """A private feed shows room and facility names and the address, and cannot know which rooms
@@ -502,3 +511,33 @@ def test_an_admin_saving_a_room_or_facility_refreshes_every_feed_naming_it(clien
     third = validators()
     # the member's feeds show no booking there, but cannot tell without reading them
     assert changed(second, third) == {"group", "personal", "other facility"}
+
+
+@pytest.mark.both_databases
+def test_a_part_dropped_from_a_whole_room_gets_a_newer_last_modified(client: FlaskClient, world: World) -> None:
+    """Part B's feed shows the whole hall's bookings while B is part of it. When an admin takes B out
+    of the hall, those events leave B's feed: its Last-Modified must still move on (the hall's
+    bookings no longer count towards it), or a client sending only If-Modified-Since keeps them."""
+    from dataclasses import replace
+    from email.utils import parsedate_to_datetime
+
+    from reservations.services import admin_config
+    from tests.factories import make_room, make_user
+
+    admin = make_user("admin")
+    a = make_room(world.facility, name_ja="A")
+    b = make_room(world.facility, name_ja="B")
+    whole = make_room(world.facility, name_ja="AB", parts=[a, b])
+    db.session.commit()
+    hall_booking = book(whole, world.quiet, DAY, actor=world.member)
+    url = f"/feeds/rooms/{b.id}.ics"
+    before = client.get(url)
+    assert _uid(hall_booking) in _events(before.data)
+    admin_config.save_room(db.session(), world.facility, replace(admin_config.RoomData.of(whole), part_ids=[a.id]),
+                           actor=admin, now=NOW + timedelta(hours=1), room=whole)
+    db.session.commit()
+    after = client.get(url)
+    assert _uid(hall_booking) not in _events(after.data)
+    assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(before.headers["Last-Modified"])
+    assert _get(client, url, **{"If-Modified-Since": before.headers["Last-Modified"]}).status_code == 200
+    assert _get(client, url, **{"If-None-Match": before.headers["ETag"]}).status_code == 200
