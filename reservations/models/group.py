@@ -50,6 +50,9 @@ class Group(db.Model):  # type: ignore[name-defined,misc]
     public_purpose: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     is_sample: Mapped[bool] = mapped_column(default=False)
+    # the last time its representative changed its details: public feeds show the name and purpose
+    # only as the group allows, so their validators read this (None: unchanged since applying)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="group", cascade="all, delete-orphan")
 

@@ -5,9 +5,10 @@ A feed covers a window of whole local days, from ``FEED_DAYS_BACK`` days ago to
 bytes (and ETag). Loading reads plain columns (two queries), not ORM objects;
 the validators (:func:`feed_stamp`) come from one index probe per room or
 group, so a ``304 Not Modified`` never reads the feed's bookings. Rooms and
-facilities carry the time an admin last saved them (``updated_at``): a feed
-names them (a private feed also shows addresses), so that goes into the
-validators too.
+facilities carry the time an admin last saved them, groups the time their
+details last changed (``updated_at``): a feed names rooms and facilities (a
+private feed also shows addresses), and a public feed shows a group's name and
+purpose as far as the group allows, so those go into the validators too.
 
 Private feed tokens come from ``secrets.token_urlsafe(32)`` (256 bits); only
 their SHA-256 is stored, so a URL can be shown once, when it is made, and never
@@ -28,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, null, select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -121,7 +122,8 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
     related = sorted(UnitMap.from_links((row.id, row.part_id) for row in rows).related(room_id))
     places = _latest(*(_aware(first[rid].room_updated) for rid in related), _aware(me.facility_updated))
-    stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related), places)
+    stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related), places,
+                      _aware(me.groups_updated))
     shown = _shown(me.facility_ja, me.facility_en, me.timezone,
                    ((rid, first[rid].name_ja, first[rid].name_en) for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
@@ -136,7 +138,8 @@ def _room_feed_statement() -> Select[Any]:
         select(Room.id, Room.facility_id, Room.name_ja, Room.name_en, Facility.name_ja.label("facility_ja"),
                Facility.name_en.label("facility_en"), Facility.timezone,
                room_parts.c.part_id, updated.label("updated"), newest_id.label("newest_id"),
-               Room.updated_at.label("room_updated"), Facility.updated_at.label("facility_updated"))
+               Room.updated_at.label("room_updated"), Facility.updated_at.label("facility_updated"),
+               _groups_changed().label("groups_updated"))
         .join(Facility, Facility.id == Room.facility_id)
         .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
         .where(Room.facility_id == select(this.c.facility_id).where(this.c.id == bindparam("room_id"))
@@ -222,15 +225,17 @@ def _places(session: Session, room_ids: set[int]) -> dict[int, Place]:
 
 @dataclass(frozen=True)
 class FeedStamp:
-    """The newest change per room (or group) a feed draws on: (key, updated_at, booking id); and
-    ``places``, the newest time an admin saved a room or facility the feed may name."""
+    """The newest change per room (or group) a feed draws on: (key, updated_at, booking id);
+    ``places``, the newest time an admin saved a room or facility the feed may name; and, for a
+    public feed, ``groups``, the newest change of any group's details (what it lets them show)."""
 
     newest: tuple[tuple[int, datetime | None, int | None], ...]
     places: datetime | None = None
+    groups: datetime | None = None
 
     @property
     def max_updated(self) -> datetime | None:
-        return _latest(*(u for _, u, _ in self.newest), self.places)
+        return _latest(*(u for _, u, _ in self.newest), self.places, self.groups)
 
 
 def _latest(*instants: datetime | None) -> datetime | None:
@@ -263,10 +268,19 @@ def feed_stamp(session: Session, scope: FeedScope, window: Window | None = None)
         column = Booking.room_id
     updated, newest_id = _newest(owner, column)
     rooms_saved, facilities_saved = _places_saved(scope)
-    rows = session.execute(select(owner.id, updated, newest_id, rooms_saved, facilities_saved)
+    groups_changed = null() if scope.kind in ("group", "personal") else _groups_changed()
+    rows = session.execute(select(owner.id, updated, newest_id, rooms_saved, facilities_saved, groups_changed)
                            .where(where).order_by(owner.id)).all()
     places = _latest(_aware(rows[0][3]), _aware(rows[0][4])) if rows else None
-    return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i, _, _ in rows), places)
+    groups = _aware(rows[0][5]) if rows else None
+    return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i, *_ in rows), places, groups)
+
+
+def _groups_changed() -> Any:
+    """For a public feed: the newest change of any group's details. Which groups a feed shows only
+    its bookings would tell, and a group changing what public calendars may show (its name, its
+    purposes) changes every public feed it has bookings in; groups change their details rarely."""
+    return select(func.max(Group.updated_at)).correlate(None).scalar_subquery()
 
 
 def _places_saved(scope: FeedScope) -> tuple[Any, Any]:
@@ -300,13 +314,14 @@ def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) 
 
     The ETag covers everything the body depends on that can change: the bookings (the newest
     change per room or group — bookings are never deleted), the rooms and facilities it names,
-    the window, and ``extra`` (language, names). Last-Modified is the newest of those changes, or
+    for a public feed the groups' choices of what it may show, the window, and ``extra`` (language, names). Last-Modified is the newest of those changes, or
     the moment the window last moved (local midnight), whichever is later, so If-Modified-Since
     never hides a changed body.
     """
     parts = [FORMAT_VERSION, scope.key, window.start.isoformat(), window.end.isoformat(),
              *(f"{k}:{u.isoformat() if u else '-'}:{i or 0}" for k, u, i in stamp.newest),
              f"places:{stamp.places.isoformat() if stamp.places else '-'}",
+             f"groups:{stamp.groups.isoformat() if stamp.groups else '-'}",
              *(str(x) for x in extra)]
     etag = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
     latest = stamp.max_updated

@@ -13,7 +13,7 @@ at a time, and every addition and invitation is audited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,15 +83,20 @@ def _check_application(a: GroupApplication) -> list[RuleFailure]:
     return out
 
 
-def apply_for_group(session: Session, user: User, application: GroupApplication, *, now: datetime) -> Group:
-    """A new group in status ``applied``; ``user`` becomes its representative."""
-    a = application
+def _normalized(a: GroupApplication) -> GroupApplication:
+    """Trimmed text and a normalized address; refused with every failure found."""
     a.name, a.representative_name = a.name.strip(), a.representative_name.strip()
     a.contact_email, a.contact_phone = normalize_email(a.contact_email), a.contact_phone.strip()
     a.activity_field, a.description = a.activity_field.strip(), a.description.strip()
     failures = _check_application(a)
     if failures:
         raise DomainError(failures)
+    return a
+
+
+def apply_for_group(session: Session, user: User, application: GroupApplication, *, now: datetime) -> Group:
+    """A new group in status ``applied``; ``user`` becomes its representative."""
+    a = _normalized(application)
     with write_transaction(session):
         group = Group(name=a.name, kind=a.kind, status="applied", representative_name=a.representative_name,
                       contact_email=a.contact_email, contact_phone=a.contact_phone, member_count=a.member_count,
@@ -102,6 +107,40 @@ def apply_for_group(session: Session, user: User, application: GroupApplication,
         session.flush()
         audit.record(session, "group.applied", now=now, actor=user, group_id=group.id,
                      after={"name": group.name, "kind": group.kind, "status": group.status})
+        session.flush()
+    return group
+
+
+# what a representative may change after applying; the name and kind are what the group was
+# registered as, so changing them goes through the front desk
+EDITABLE = ("representative_name", "contact_email", "contact_phone", "member_count", "activity_field",
+            "description", "public_name", "public_purpose")
+
+
+def details_of(group: Group) -> GroupApplication:
+    """The group's details as the form to change them starts."""
+    return GroupApplication(group.name, group.kind, **{k: getattr(group, k) for k in EDITABLE})
+
+
+def update_details(session: Session, group: Group, actor: User, details: GroupApplication, *,
+                   now: datetime) -> Group:
+    """The representative changes the group's contact details, description and what public
+    calendars may show (a new representative's name, a new address). The same rules as applying;
+    ``details.name`` and ``details.kind`` are ignored. NotFound for outsiders, Forbidden for members."""
+    _require_representative(group, actor)
+    a = _normalized(replace(details, name=group.name, kind=group.kind))
+    before = {k: getattr(group, k) for k in EDITABLE}
+    after = {k: getattr(a, k) for k in EDITABLE}
+    if after == before:
+        return group
+    with write_transaction(session):
+        for k, v in after.items():
+            setattr(group, k, v)
+        group.updated_at = now  # public feeds show its name and purpose as it allows
+        session.flush()
+        changed = sorted(k for k in EDITABLE if before[k] != after[k])
+        audit.record(session, "group.details_updated", now=now, actor=actor, group_id=group.id,
+                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
         session.flush()
     return group
 
@@ -122,6 +161,11 @@ def get_group_for(session: Session, group_id: int, user: User) -> Group:
 
 def _membership(group: Group, user_id: int) -> Membership | None:
     return next((m for m in group.memberships if m.user_id == user_id), None)
+
+
+def is_representative(group: Group, user: User) -> bool:
+    m = _membership(group, user.id)
+    return m is not None and m.role == REPRESENTATIVE
 
 
 def _require_representative(group: Group, actor: User) -> None:

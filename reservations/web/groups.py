@@ -48,9 +48,9 @@ def _me():  # type: ignore[no-untyped-def]
 bp = Blueprint("groups", __name__)
 
 
-class GroupApplicationForm(FlaskForm):
-    name = StringField(_l("団体名"), validators=[DataRequired(), Length(max=200)])
-    kind = SelectField(_l("団体の種類"), choices=[], validators=[DataRequired()])
+class GroupDetailsForm(FlaskForm):
+    """What a representative may change after applying (``group_service.EDITABLE``)."""
+
     representative_name = StringField(_l("代表者名"), validators=[DataRequired(), Length(max=100)])
     contact_email = EmailField(_l("連絡先メールアドレス"), validators=[DataRequired(), Length(max=254)])
     contact_phone = StringField(_l("連絡先電話番号"), validators=[Optional(), Length(max=40)])
@@ -59,6 +59,20 @@ class GroupApplicationForm(FlaskForm):
     description = TextAreaField(_l("活動内容"), validators=[Optional(), Length(max=2000)])
     public_name = BooleanField(_l("公開カレンダーに団体名を表示してよい"))
     public_purpose = BooleanField(_l("公開カレンダーに利用目的を表示してよい"))
+    submit = SubmitField(_l("変更を保存"))
+
+    def details(self, name: str = "", kind: str = "") -> group_service.GroupApplication:
+        return group_service.GroupApplication(
+            name=name, kind=kind, representative_name=self.representative_name.data or "",
+            contact_email=self.contact_email.data or "", contact_phone=self.contact_phone.data or "",
+            member_count=self.member_count.data or 0, activity_field=self.activity_field.data or "",
+            description=self.description.data or "", public_name=bool(self.public_name.data),
+            public_purpose=bool(self.public_purpose.data))
+
+
+class GroupApplicationForm(GroupDetailsForm):
+    name = StringField(_l("団体名"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("団体の種類"), choices=[], validators=[DataRequired()])
     submit = SubmitField(_l("申請する"))
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -123,15 +137,9 @@ def apply():  # type: ignore[no-untyped-def]
         form.representative_name.data = current_user.display_name
         form.contact_email.data = current_user.email
     if form.validate_on_submit():
-        application = group_service.GroupApplication(
-            name=form.name.data or "", kind=form.kind.data or "",
-            representative_name=form.representative_name.data or "",
-            contact_email=form.contact_email.data or "", contact_phone=form.contact_phone.data or "",
-            member_count=form.member_count.data or 0, activity_field=form.activity_field.data or "",
-            description=form.description.data or "", public_name=bool(form.public_name.data),
-            public_purpose=bool(form.public_purpose.data))
         try:
-            group = group_service.apply_for_group(_db(), _me(), application, now=utcnow())
+            group = group_service.apply_for_group(_db(), _me(), form.details(form.name.data or "", form.kind.data or ""),
+                                                  now=utcnow())
         except DomainError as exc:
             db.session.rollback()
             apply_domain_error(form, exc)
@@ -148,6 +156,30 @@ def apply():  # type: ignore[no-untyped-def]
 @login_required
 def detail(group_id: int):  # type: ignore[no-untyped-def]
     return _render_group(_load(group_id))
+
+
+@bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(group_id: int):  # type: ignore[no-untyped-def]
+    """The representative changes the group's contact details, description and public settings;
+    other members may look at the group but not change it (403)."""
+    group = _load(group_id)
+    if not group_service.is_representative(group, _me()):
+        abort(403)
+    form = GroupDetailsForm(obj=group_service.details_of(group) if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            group_service.update_details(_db(), group, _me(), form.details(), now=utcnow())
+        except DomainError as exc:
+            db.session.rollback()
+            apply_domain_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("団体の情報を変更しました。"), "success")
+            return redirect(url_for("groups.detail", group_id=group.id))
+    elif form.is_submitted():
+        flash_form_errors(form)
+    return render_template("groups/edit.html", form=form, group=group), 422 if form.errors else 200
 
 
 @bp.post("/groups/<int:group_id>/members")

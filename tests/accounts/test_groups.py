@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from reservations.domain.errors import DomainError
 from reservations.extensions import db
-from reservations.models import AuditEvent, Group, Membership, OutboxMessage
+from reservations.models import AuditEvent, Group, Membership, OutboxMessage, User
 from reservations.services import groups as group_service
 from tests.factories import NOW, make_group, make_user
 
@@ -226,3 +226,62 @@ def test_invitation_tokens_are_masked_in_the_request_log(app) -> None:  # type: 
         record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s", (line,), None)
         MaskFeedTokens().filter(record)
         assert "AbC-123_xyz" not in record.getMessage() and "***" in record.getMessage()
+
+
+def test_the_representative_changes_the_groups_details_and_members_cannot(client, session) -> None:  # type: ignore[no-untyped-def]
+    rep = make_user(email="rep@example.jp")
+    make_user(email="mem@example.jp")
+    make_user(email="s@example.jp")
+    group = make_group(rep, session.scalar(select(User).where(User.email == "mem@example.jp")))
+    group.public_name, group.public_purpose = False, True
+    session.commit()
+    name, kind = group.name, group.kind
+    login(client, "rep@example.jp")
+    assert "団体の情報を変更する" in client.get(f"/groups/{group.id}").get_data(as_text=True)
+    form = client.get(f"/groups/{group.id}/edit").get_data(as_text=True)
+    assert f'value="{group.contact_email}"' in form and "団体名と種類の変更は" in form
+    changes = {"representative_name": "鈴木一郎", "contact_email": "New@Example.jp", "contact_phone": "059-111-2222",
+               "member_count": "30", "activity_field": "まちづくり", "description": "月1回の清掃",
+               "public_name": "y", "name": "別の団体", "kind": "company"}  # public_purpose unticked
+    bad = client.post(f"/groups/{group.id}/edit", data={**changes, "contact_email": "nope", "member_count": "0"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'value="nope"' in html and "鈴木一郎" in html and "月1回の清掃" in html  # nothing entered is lost
+    session.expire_all()
+    assert session.get(Group, group.id).representative_name != "鈴木一郎"
+
+    res = client.post(f"/groups/{group.id}/edit", data=changes)
+    assert res.status_code == 302
+    session.expire_all()
+    g = session.get(Group, group.id)
+    assert (g.name, g.kind) == (name, kind)  # the name and kind are the front desk's
+    assert (g.representative_name, g.contact_email, g.contact_phone, g.member_count) == (
+        "鈴木一郎", "new@example.jp", "059-111-2222", 30)
+    assert g.public_name is True and g.public_purpose is False and g.updated_at == NOW
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "group.details_updated"))
+    assert event.group_id == g.id and event.actor_id == rep.id
+    assert event.after["contact_email"] == "new@example.jp" and event.before["public_name"] is False
+    assert "name" not in event.after and "kind" not in event.after
+    assert "団体の情報を変更しました" in client.get(res.headers["Location"]).get_data(as_text=True)
+
+    client = client.application.test_client()
+    login(client, "mem@example.jp")
+    assert "団体の情報を変更する" not in client.get(f"/groups/{group.id}").get_data(as_text=True)
+    assert client.get(f"/groups/{group.id}/edit").status_code == 403
+    assert client.post(f"/groups/{group.id}/edit", data=changes | {"contact_email": "m@x.jp"}).status_code == 403
+    client = client.application.test_client()
+    login(client, "s@example.jp")
+    assert client.get(f"/groups/{group.id}/edit").status_code == 404
+    assert client.post(f"/groups/{group.id}/edit", data=changes | {"contact_email": "s@x.jp"}).status_code == 404
+    session.expire_all()
+    assert session.get(Group, group.id).contact_email == "new@example.jp"
+
+
+def test_saving_unchanged_details_writes_nothing(session) -> None:  # type: ignore[no-untyped-def]
+    rep = make_user()
+    group = make_group(rep, representative_name="山田花子")
+    session.commit()
+    group_service.update_details(session, group, rep, group_service.details_of(group), now=NOW)
+    session.commit()
+    assert group.updated_at is None
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "group.details_updated")) is None

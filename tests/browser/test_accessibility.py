@@ -114,7 +114,7 @@ PAGES: dict[str | None, list[str]] = {
            "/search?date_from=2026-12-07&date_to=2026-12-20&capacity=10&slot=evening", "/login", "/signup",
            "/password/forgot"],
     "member@example.jp": ["/my/bookings", "/bookings/{booking}", "/book?room={room}&date=2026-12-15&slot=evening",
-                          "/profile", "/groups", "/groups/{group}", "/groups/new"],
+                          "/profile", "/groups", "/groups/{group}", "/groups/{group}/edit", "/groups/new"],
     "staff@example.jp": ["/desk/", "/desk/approvals", "/desk/claims", "/desk/sheet", "/desk/bookings/{booking}",
                          "/desk/utilization",
                          "/desk/groups", "/desk/closures", "/desk/log"],

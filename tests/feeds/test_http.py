@@ -541,3 +541,33 @@ def test_a_part_dropped_from_a_whole_room_gets_a_newer_last_modified(client: Fla
     assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(before.headers["Last-Modified"])
     assert _get(client, url, **{"If-Modified-Since": before.headers["Last-Modified"]}).status_code == 200
     assert _get(client, url, **{"If-None-Match": before.headers["ETag"]}).status_code == 200
+
+
+@pytest.mark.both_databases
+def test_a_group_showing_its_name_refreshes_the_public_feeds(client: FlaskClient, world: World) -> None:
+    """A public feed shows a group's name only if the group allows it. When the representative
+    changes that, the public feeds it has bookings in must change their ETag and Last-Modified (a
+    public feed cannot tell which groups it shows without its bookings, so every public feed moves);
+    the group's own private feed shows its name either way and keeps its validators."""
+    from email.utils import parsedate_to_datetime
+
+    from reservations.services import groups as group_service
+
+    booking = book(world.small, world.quiet, DAY, actor=world.member)
+    private = f"/feeds/private/{_token('group', world, world.quiet)}.ics"
+    public = (f"/feeds/rooms/{world.small.id}.ics", f"/feeds/facilities/{world.facility.id}.ics")
+    before = {url: client.get(url) for url in (*public, private)}
+    for url in public:
+        assert "ひみつの会" not in _events(before[url].data)[_uid(booking)].text("SUMMARY")
+    shown = group_service.details_of(world.quiet)
+    shown.public_name = True
+    group_service.update_details(db.session(), world.quiet, world.member, shown, now=NOW + timedelta(days=1))
+    db.session.commit()
+    for url in public:
+        after = client.get(url)
+        assert "ひみつの会" in _events(after.data)[_uid(booking)].text("SUMMARY")
+        assert after.headers["ETag"] != before[url].headers["ETag"]
+        assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(
+            before[url].headers["Last-Modified"])
+        assert _get(client, url, **{"If-Modified-Since": before[url].headers["Last-Modified"]}).status_code == 200
+    assert _get(client, private, **{"If-None-Match": before[private].headers["ETag"]}).status_code == 304
