@@ -5,10 +5,10 @@ A feed covers a window of whole local days, from ``FEED_DAYS_BACK`` days ago to
 bytes (and ETag). Loading reads plain columns (two queries), not ORM objects;
 the validators (:func:`feed_stamp`) come from one index probe per room or
 group, so a ``304 Not Modified`` never reads the feed's bookings. Rooms and
-facilities carry the time an admin last saved them, groups the time their
-details last changed (``updated_at``): a feed names rooms and facilities (a
-private feed also shows addresses), and a public feed shows a group's name and
-purpose as far as the group allows, so those go into the validators too.
+facilities carry the time an admin last saved them, groups the time their name
+or details last changed (``updated_at``): a feed names rooms and facilities (a
+private feed also shows addresses) and groups (a public feed only as far as the
+group allows), so those go into the validators too.
 
 Private feed tokens come from ``secrets.token_urlsafe(32)`` (256 bits); only
 their SHA-256 is stored, so a URL can be shown once, when it is made, and never
@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, null, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -226,8 +226,9 @@ def _places(session: Session, room_ids: set[int]) -> dict[int, Place]:
 @dataclass(frozen=True)
 class FeedStamp:
     """The newest change per room (or group) a feed draws on: (key, updated_at, booking id);
-    ``places``, the newest time an admin saved a room or facility the feed may name; and, for a
-    public feed, ``groups``, the newest change of any group's details (what it lets them show)."""
+    ``places``, the newest time an admin saved a room or facility the feed may name; and
+    ``groups``, the newest change of a group's name or details the feed may show (a public feed:
+    any group's; a private one: its own groups')."""
 
     newest: tuple[tuple[int, datetime | None, int | None], ...]
     places: datetime | None = None
@@ -268,7 +269,7 @@ def feed_stamp(session: Session, scope: FeedScope, window: Window | None = None)
         column = Booking.room_id
     updated, newest_id = _newest(owner, column)
     rooms_saved, facilities_saved = _places_saved(scope)
-    groups_changed = null() if scope.kind in ("group", "personal") else _groups_changed()
+    groups_changed = _groups_changed(scope.group_ids if scope.kind in ("group", "personal") else None)
     rows = session.execute(select(owner.id, updated, newest_id, rooms_saved, facilities_saved, groups_changed)
                            .where(where).order_by(owner.id)).all()
     places = _latest(_aware(rows[0][3]), _aware(rows[0][4])) if rows else None
@@ -276,11 +277,15 @@ def feed_stamp(session: Session, scope: FeedScope, window: Window | None = None)
     return FeedStamp(tuple((int(key), _aware(u), i) for key, u, i, *_ in rows), places, groups)
 
 
-def _groups_changed() -> Any:
-    """For a public feed: the newest change of any group's details. Which groups a feed shows only
-    its bookings would tell, and a group changing what public calendars may show (its name, its
-    purposes) changes every public feed it has bookings in; groups change their details rarely."""
-    return select(func.max(Group.updated_at)).correlate(None).scalar_subquery()
+def _groups_changed(group_ids: frozenset[int] | None = None) -> Any:
+    """The newest change of a group's details or name: of the feed's own groups for a private
+    feed; of any group for a public one. Which groups a public feed shows only its bookings would
+    tell, and a group changing its name or what public calendars may show (its name, its purposes)
+    changes every public feed it has bookings in; groups change their details rarely."""
+    newest = select(func.max(Group.updated_at))
+    if group_ids is not None:
+        newest = newest.where(Group.id.in_(sorted(group_ids)) if group_ids else false())
+    return newest.correlate(None).scalar_subquery()
 
 
 def _places_saved(scope: FeedScope) -> tuple[Any, Any]:
@@ -314,7 +319,7 @@ def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) 
 
     The ETag covers everything the body depends on that can change: the bookings (the newest
     change per room or group — bookings are never deleted), the rooms and facilities it names,
-    for a public feed the groups' choices of what it may show, the window, and ``extra`` (language, names). Last-Modified is the newest of those changes, or
+    the groups it may show, the window, and ``extra`` (language, names). Last-Modified is the newest of those changes, or
     the moment the window last moved (local midnight), whichever is later, so If-Modified-Since
     never hides a changed body.
     """

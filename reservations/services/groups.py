@@ -52,15 +52,22 @@ def _fail(code: str, ja: str, en: str, field: str | None = None) -> RuleFailure:
     return RuleFailure(code, ja, en, field=field)
 
 
-def _check_application(a: GroupApplication) -> list[RuleFailure]:
+def check_identity(name: str, kind: str) -> list[RuleFailure]:
+    """What a group is registered as: its name and kind (applying; the front desk renames)."""
     out: list[RuleFailure] = []
-    if not a.name:
+    if not name:
         out.append(_fail("name_required", "団体名を入力してください。", "Please enter the group's name.", "name"))
-    elif len(a.name) > 200:
+    elif len(name) > 200:
         out.append(_fail("name_too_long", "団体名は200文字以内にしてください。",
                          "The name must be at most 200 characters long.", "name"))
-    if a.kind not in GROUP_KINDS:
+    if kind not in GROUP_KINDS:
         out.append(_fail("kind_invalid", "団体の種類を選んでください。", "Please choose the kind of group.", "kind"))
+    return out
+
+
+def _check_details(a: GroupApplication) -> list[RuleFailure]:
+    """Everything else: what the representative can change later (``EDITABLE``)."""
+    out: list[RuleFailure] = []
     if not a.representative_name:
         out.append(_fail("representative_required", "代表者名を入力してください。",
                          "Please enter the representative's name.", "representative_name"))
@@ -83,12 +90,13 @@ def _check_application(a: GroupApplication) -> list[RuleFailure]:
     return out
 
 
-def _normalized(a: GroupApplication) -> GroupApplication:
-    """Trimmed text and a normalized address; refused with every failure found."""
+def _normalized(a: GroupApplication, *, identity: bool = True) -> GroupApplication:
+    """Trimmed text and a normalized address; refused with every failure found (the name and kind
+    too unless ``identity`` is False)."""
     a.name, a.representative_name = a.name.strip(), a.representative_name.strip()
     a.contact_email, a.contact_phone = normalize_email(a.contact_email), a.contact_phone.strip()
     a.activity_field, a.description = a.activity_field.strip(), a.description.strip()
-    failures = _check_application(a)
+    failures = (check_identity(a.name, a.kind) if identity else []) + _check_details(a)
     if failures:
         raise DomainError(failures)
     return a
@@ -128,7 +136,7 @@ def update_details(session: Session, group: Group, actor: User, details: GroupAp
     calendars may show (a new representative's name, a new address). The same rules as applying;
     ``details.name`` and ``details.kind`` are ignored. NotFound for outsiders, Forbidden for members."""
     _require_representative(group, actor)
-    a = _normalized(replace(details, name=group.name, kind=group.kind))
+    a = _normalized(replace(details, name=group.name, kind=group.kind), identity=False)
     before = {k: getattr(group, k) for k in EDITABLE}
     after = {k: getattr(a, k) for k in EDITABLE}
     if after == before:

@@ -1,4 +1,4 @@
-"""Group registration by staff (市民活動団体の登録): register, suspend, renew, and a group's history.
+"""Group registration by staff (市民活動団体の登録): register, suspend, renew, rename, and a group's history.
 
 A group applies from its own side (``services.groups.apply_for_group``); staff review the
 application here. Registration is shared by every facility, so any staff member may act; each
@@ -20,6 +20,7 @@ from ..models import AuditEvent, Booking, Group, Room, User
 from ..models.group import GROUP_STATUSES
 from . import audit
 from .desk import require_staff
+from .groups import check_identity
 
 
 def _fail(code: str, ja: str, en: str, fld: str | None = None) -> RuleFailure:
@@ -110,6 +111,27 @@ def suspend(session: Session, group: Group, *, actor: User, now: datetime, reaso
         raise DomainError(_fail("reason_required", "理由を入力してください。", "Give a reason.", "reason"))
     return _change(session, group, "group.suspended", actor=actor, now=now, note=reason.strip(),
                    status="suspended")
+
+
+def rename(session: Session, group: Group, *, actor: User, now: datetime, name: str, kind: str) -> Group:
+    """A change of the name or kind a group is registered as (名称・種別の変更届), by staff: the
+    representative changes the other details (``services.groups.update_details``)."""
+    require_staff(actor)
+    name = name.strip()
+    failures = check_identity(name, kind)
+    if failures:
+        raise DomainError(failures)
+    before = {"name": group.name, "kind": group.kind}
+    if before == {"name": name, "kind": kind}:
+        return group
+    with write_transaction(session):
+        group.name, group.kind = name, kind
+        group.updated_at = now  # every feed that shows the group's name
+        session.flush()
+        audit.record(session, "group.renamed", now=now, actor=actor, group_id=group.id, before=before,
+                     after={"name": name, "kind": kind})
+        session.flush()
+    return group
 
 
 @dataclass

@@ -40,7 +40,7 @@ from ..domain.lifecycle import Action, Status, can
 from ..domain.slots import FixedSlots
 from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
-from ..models.group import GROUP_STATUSES
+from ..models.group import GROUP_KINDS, GROUP_STATUSES
 from ..services import bookings as bsvc
 from ..services import closures as csvc
 from ..services import desk as dsvc
@@ -455,6 +455,20 @@ class RegisterForm(FlaskForm):
     submit = SubmitField(_l("登録する"))
 
 
+class RenameForm(FlaskForm):
+    name = StringField(_l("団体名"), validators=[InputRequired(), Length(max=200)])
+    kind = SelectField(_l("団体の種類"), validators=[InputRequired()])
+    submit = SubmitField(_l("団体名・種類を変更する"))
+
+
+def _rename_form(language: str, group: Group | None = None) -> RenameForm:
+    """The form with the group's current name and kind (``group``), or the one posted."""
+    # prefixed: the page's other forms have a "submit" too, and ids must be unique
+    form = RenameForm(formdata=None, obj=group, prefix="rename") if group is not None else RenameForm(prefix="rename")
+    form.kind.choices = _choices([(code, en if language == "en" else ja) for code, (ja, en) in GROUP_KINDS.items()])
+    return form
+
+
 class SuspendForm(FlaskForm):
     reason = TextAreaField(_l("登録停止の理由"), validators=[InputRequired(), Length(max=500)])
     submit = SubmitField(_l("登録を停止する"))
@@ -502,7 +516,7 @@ def group(group_id: int):  # type: ignore[no-untyped-def]
     hist = rsvc.history(_db(), g, actor=me(), facility_ids=_served_ids())
     return render_template("desk/group.html", group=g, hist=hist,
                            register_form=_register_form(lang(), g, formdata=False), suspend_form=SuspendForm(),
-                           **_common())
+                           rename_form=_rename_form(lang(), g), **_common())
 
 
 def _registration_action(group_id: int, fn: Callable[..., Any], done: str) -> Response:
@@ -533,6 +547,24 @@ def group_register(group_id: int) -> Response:
 @staff_required
 def group_renew(group_id: int) -> Response:
     return _registration_action(group_id, rsvc.renew, _("登録を更新しました。"))
+
+
+@bp.post("/groups/<int:group_id>/rename")
+@staff_required
+def group_rename(group_id: int) -> Response:
+    g = _group(group_id)
+    form = _rename_form(lang())
+    if not form.validate_on_submit():
+        flash(_("団体名を入力し、種類を選んでください。"), "error")
+        return redirect(url_for("desk.group", group_id=g.id))
+    try:
+        rsvc.rename(_db(), g, actor=me(), now=utcnow(), name=form.name.data or "", kind=form.kind.data or "")
+    except DomainError as exc:
+        _flash_error(exc)
+    else:
+        db.session.commit()
+        flash(_("団体名・種類を変更しました。"), "success")
+    return redirect(url_for("desk.group", group_id=g.id))
 
 
 @bp.post("/groups/<int:group_id>/suspend")

@@ -167,19 +167,22 @@ def edit(group_id: int):  # type: ignore[no-untyped-def]
     if not group_service.is_representative(group, _me()):
         abort(403)
     form = GroupDetailsForm(obj=group_service.details_of(group) if request.method == "GET" else None)
+    status = 200
     if form.validate_on_submit():
         try:
             group_service.update_details(_db(), group, _me(), form.details(), now=utcnow())
         except DomainError as exc:
             db.session.rollback()
             apply_domain_error(form, exc)
+            status = 422
         else:
             db.session.commit()
             flash(_("団体の情報を変更しました。"), "success")
             return redirect(url_for("groups.detail", group_id=group.id))
     elif form.is_submitted():
         flash_form_errors(form)
-    return render_template("groups/edit.html", form=form, group=group), 422 if form.errors else 200
+        status = 422
+    return render_template("groups/edit.html", form=form, group=group), status
 
 
 @bp.post("/groups/<int:group_id>/members")

@@ -117,7 +117,7 @@ PAGES: dict[str | None, list[str]] = {
                           "/profile", "/groups", "/groups/{group}", "/groups/{group}/edit", "/groups/new"],
     "staff@example.jp": ["/desk/", "/desk/approvals", "/desk/claims", "/desk/sheet", "/desk/bookings/{booking}",
                          "/desk/utilization",
-                         "/desk/groups", "/desk/closures", "/desk/log"],
+                         "/desk/groups", "/desk/groups/{group}", "/desk/closures", "/desk/log"],
     "admin@example.jp": ["/admin/", "/admin/system", "/admin/users", "/admin/facilities/{facility}",
                          "/admin/facilities/{facility}/rooms/{room}"],
 }

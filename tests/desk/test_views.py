@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from reservations.extensions import db
 from reservations.models import Closure, OutboxMessage
+from tests.factories import NOW
 
 from .conftest import TODAY, Desk, login
 
@@ -171,6 +172,26 @@ def test_group_pages_register_and_history(staff_client: FlaskClient, desk: Desk)
     assert "group.suspended" in page and "会費未納" in page
 
 
+def test_staff_rename_a_group_and_the_change_shows_in_its_record(staff_client: FlaskClient, desk: Desk) -> None:
+    g = desk.group
+    old = g.name
+    page = text(staff_client.get(f"/desk/groups/{g.id}"))
+    assert "団体名・種類の変更" in page
+    r = staff_client.post(f"/desk/groups/{g.id}/rename", data={"rename-name": "  ", "rename-kind": "circle"})
+    assert r.status_code == 302
+    assert "団体名を入力し" in text(staff_client.get(r.headers["Location"]))
+    r = staff_client.post(f"/desk/groups/{g.id}/rename", data={"rename-name": old, "rename-kind": "pirates"})
+    assert "団体名を入力し" in text(staff_client.get(r.headers["Location"]))  # not a kind: refused
+    db.session.refresh(g)
+    assert g.name == old and g.updated_at is None
+    r = staff_client.post(f"/desk/groups/{g.id}/rename", data={"rename-name": " 新まちづくりの会 ", "rename-kind": "npo"})
+    page = text(staff_client.get(r.headers["Location"]))
+    assert "団体名・種類を変更しました" in page
+    db.session.refresh(g)
+    assert (g.name, g.kind, g.updated_at) == ("新まちづくりの会", "npo", NOW)
+    assert "group.renamed" in page and f"団体名: {old} → 新まちづくりの会" in page
+
+
 def test_log_page_filters(staff_client: FlaskClient, desk: Desk) -> None:
     desk.book(desk.large, day=LATER, slot="morning")
     r = staff_client.get("/desk/log?action=booking.created")
@@ -199,7 +220,8 @@ def _pages(desk: Desk, booking_id: int) -> list[str]:
 def _actions(desk: Desk, booking_id: int) -> list[str]:
     return [f"/desk/bookings/{booking_id}/{a}" for a in ("check-in", "no-show", "approve", "reject", "payment")] + [
         "/desk/approvals/bulk", "/desk/book", f"/desk/groups/{desk.applied.id}/register",
-        f"/desk/groups/{desk.group.id}/renew", f"/desk/groups/{desk.group.id}/suspend", "/desk/closures",
+        f"/desk/groups/{desk.group.id}/renew", f"/desk/groups/{desk.group.id}/suspend",
+        f"/desk/groups/{desk.group.id}/rename", "/desk/closures",
         "/desk/closures/emergency"]
 
 
@@ -210,9 +232,12 @@ def test_member_gets_403_on_every_desk_page_and_action(client: FlaskClient, desk
         assert client.get(url).status_code == 403, url
     for url in _actions(desk, b.id):
         assert client.post(url, data={"booking_id": str(b.id), "reason": "x", "renewal_date": "2027-03-31",
-                                      "confirm": "1", "day": TODAY.isoformat()}).status_code == 403, url
+                                      "confirm": "1", "day": TODAY.isoformat(), "rename-name": "乗っ取り",
+                                      "rename-kind": "circle"}).status_code == 403, url
     db.session.refresh(b)
     assert b.status == "pending"
+    db.session.refresh(desk.group)
+    assert desk.group.name != "乗っ取り"
 
 
 def test_anonymous_is_sent_to_login(client: FlaskClient, desk: Desk) -> None:

@@ -547,14 +547,15 @@ def test_a_part_dropped_from_a_whole_room_gets_a_newer_last_modified(client: Fla
 def test_a_group_showing_its_name_refreshes_the_public_feeds(client: FlaskClient, world: World) -> None:
     """A public feed shows a group's name only if the group allows it. When the representative
     changes that, the public feeds it has bookings in must change their ETag and Last-Modified (a
-    public feed cannot tell which groups it shows without its bookings, so every public feed moves);
-    the group's own private feed shows its name either way and keeps its validators."""
+    public feed cannot tell which groups it shows without its bookings, so every public feed moves).
+    When the desk renames the group, its members' personal feeds, which show it, move too."""
     from email.utils import parsedate_to_datetime
 
     from reservations.services import groups as group_service
+    from reservations.services import registrations
 
     booking = book(world.small, world.quiet, DAY, actor=world.member)
-    private = f"/feeds/private/{_token('group', world, world.quiet)}.ics"
+    private = f"/feeds/private/{_token('personal', world)}.ics"
     public = (f"/feeds/rooms/{world.small.id}.ics", f"/feeds/facilities/{world.facility.id}.ics")
     before = {url: client.get(url) for url in (*public, private)}
     for url in public:
@@ -570,4 +571,12 @@ def test_a_group_showing_its_name_refreshes_the_public_feeds(client: FlaskClient
         assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(
             before[url].headers["Last-Modified"])
         assert _get(client, url, **{"If-Modified-Since": before[url].headers["Last-Modified"]}).status_code == 200
-    assert _get(client, private, **{"If-None-Match": before[private].headers["ETag"]}).status_code == 304
+
+    seen = client.get(private)
+    registrations.rename(db.session(), world.quiet, actor=world.staff, now=NOW + timedelta(days=2),
+                         name="ひみつの会（改称）", kind=world.quiet.kind)
+    db.session.commit()
+    after = client.get(private)
+    assert "ひみつの会（改称）" in _events(after.data)[_uid(booking)].text("SUMMARY")
+    assert after.headers["ETag"] != seen.headers["ETag"]
+    assert _get(client, private, **{"If-Modified-Since": seen.headers["Last-Modified"]}).status_code == 200
