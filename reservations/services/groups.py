@@ -149,6 +149,13 @@ def update_details(session: Session, group: Group, actor: User, details: GroupAp
         changed = sorted(k for k in EDITABLE if before[k] != after[k])
         audit.record(session, "group.details_updated", now=now, actor=actor, group_id=group.id,
                      before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+        old_email = str(before["contact_email"] or "")
+        if old_email and old_email != after["contact_email"]:
+            # the group's mail now goes elsewhere: whoever read the old address hears of it
+            notify.queue_to_address(session, "group_contact_changed", old_email, "ja", now=now,
+                                    key=f"{group.id}:{now.isoformat()}:{old_email}",
+                                    context={"group_name": group.name, "changed_by": actor.display_name,
+                                             "new_email": after["contact_email"]})
         session.flush()
     return group
 

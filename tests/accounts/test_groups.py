@@ -235,7 +235,7 @@ def test_the_representative_changes_the_groups_details_and_members_cannot(client
     group = make_group(rep, session.scalar(select(User).where(User.email == "mem@example.jp")))
     group.public_name, group.public_purpose = False, True
     session.commit()
-    name, kind = group.name, group.kind
+    name, kind, contact = group.name, group.kind, group.contact_email
     login(client, "rep@example.jp")
     assert "団体の情報を変更する" in client.get(f"/groups/{group.id}").get_data(as_text=True)
     form = client.get(f"/groups/{group.id}/edit").get_data(as_text=True)
@@ -264,6 +264,8 @@ def test_the_representative_changes_the_groups_details_and_members_cannot(client
     assert event.after["contact_email"] == "new@example.jp" and event.before["public_name"] is False
     assert "name" not in event.after and "kind" not in event.after
     assert "団体の情報を変更しました" in client.get(res.headers["Location"]).get_data(as_text=True)
+    told = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "group_contact_changed")).all()
+    assert [(m.recipient, m.context["new_email"]) for m in told] == [(contact, "new@example.jp")]  # the old one
 
     client = client.application.test_client()
     login(client, "mem@example.jp")

@@ -22,6 +22,7 @@ ACCOUNT = {
     "password_reset": {"url": "http://localhost/reset/tok123", "display_name": "山田", "valid_minutes": 60},
     "group_invite": {"url": "http://localhost/invite/abc", "group_name": "手話サークル"},
     "group_member_added": {"group_name": "手話サークル", "added_by": "代表者", "group_id": 1},
+    "group_contact_changed": {"group_name": "手話サークル", "changed_by": "代表者", "new_email": "new@example.jp"},
 }
 
 
