@@ -8,7 +8,7 @@ meanwhile (paid, cancelled, already released by another runner) is left
 alone, and only the ids the database actually changed get audit events and mail.
 
 The audit events and the outbox rows are written by INSERT … SELECT from the changed
-rows (``audit.booking_snapshot_sql``, ``notify.recipients_select``): no booking is loaded
+rows (``audit.booking_snapshot_sql``, ``notify.recipient_rows``): no booking is loaded
 into Python, which at 100,000 expired holds was nearly all of the job's time.
 """
 

@@ -35,39 +35,38 @@ def recipients(booking: Booking) -> list[tuple[str, str]]:
     return sorted(out.items())
 
 
-def recipients_select(bookings: ColumnElement[bool]) -> Select[tuple[int, str, str]]:
-    """``recipients`` for every booking matching ``bookings``, as one SELECT of
-    (booking_id, email, language) rows, so a job can queue a whole batch with INSERT … SELECT.
+def recipient_rows(bookings: ColumnElement[bool]) -> Select[tuple[int, int, int | None, str, str, int]]:
+    """``recipients`` for every booking matching ``bookings`` as one SELECT, so a job can queue a
+    whole batch with INSERT … SELECT: (booking id, SEQUENCE, group id, email, language, rank) for
+    every candidate address, unranked duplicates included.
 
-    Same rules, same precedence: the booker unless staff, then the group's active
-    representatives, then the group's contact address (lower-cased, in Japanese); an address
-    met again keeps its first language. ``tests/jobs/test_release_set_based.py`` checks it
-    against ``recipients`` on varied data.
+    Same rules, same precedence (``rank``): the booker unless staff (0), then the group's active
+    representatives (1), then the group's contact address, lower-cased, in Japanese (2). An address
+    met again keeps its first language: the caller takes, per booking and address, the row of
+    the lowest rank (``jobs.notices.queue_selected`` inserts them in that order and lets the
+    unique key drop the rest). ``tests/jobs/test_release_set_based.py`` checks it against
+    ``recipients`` on varied data.
     """
-    picked = select(Booking.id, Booking.booked_by_id, Booking.group_id).where(bookings).cte("picked")
+    picked = select(Booking.id, Booking.sequence, Booking.group_id, Booking.booked_by_id).where(bookings) \
+        .cte("picked")
+    head = (picked.c.id, picked.c.sequence, picked.c.group_id)
     booker = (
-        select(picked.c.id, User.email, User.language, literal(0, Integer))
+        select(*head, User.email, User.language, literal(0, Integer))
         .join(User, User.id == picked.c.booked_by_id)
         .where(User.role.not_in(("staff", "admin")))  # User.is_staff
     )
     representatives = (
-        select(picked.c.id, User.email, User.language, literal(1, Integer))
+        select(*head, User.email, User.language, literal(1, Integer))
         .join(Membership, Membership.group_id == picked.c.group_id)
         .join(User, User.id == Membership.user_id)
         .where(Membership.role == "representative", User.active)
     )
     contact = (
-        select(picked.c.id, func.lower(Group.contact_email), literal("ja", String), literal(2, Integer))
+        select(*head, func.lower(Group.contact_email), literal("ja", String), literal(2, Integer))
         .join(Group, Group.id == picked.c.group_id)
         .where(Group.contact_email.is_not(None), Group.contact_email != "")
     )
-    every = union_all(booker, representatives, contact).subquery()
-    booking_id, email, language, rank = every.c
-    ranked = select(
-        booking_id.label("booking_id"), email.label("email"), language.label("language"),
-        func.row_number().over(partition_by=(booking_id, email), order_by=rank).label("n"),
-    ).subquery()
-    return select(ranked.c.booking_id, ranked.c.email, ranked.c.language).where(ranked.c.n == 1)
+    return union_all(booker, representatives, contact)  # type: ignore[return-value]
 
 
 def queue(

@@ -1,7 +1,7 @@
 """The set-based release (INSERT … SELECT of audit events and outbox rows) against the Python path.
 
 ``bulk_transition`` writes the audit trail from ``audit.booking_snapshot_sql`` and the mail from
-``notify.recipients_select``; the one-booking path (``services.bookings.release``) uses
+``notify.recipient_rows``; the one-booking path (``services.bookings.release``) uses
 ``audit.booking_snapshot`` and ``notify.recipients``. Here both run over the same varied bookings
 (several representatives, an inactive one, member languages, a contact address that is also a
 member's, an upper-case contact address, none, a booking made by staff on behalf, instants with
@@ -117,11 +117,19 @@ def test_snapshot_sql_is_booking_snapshot(session, world) -> None:  # type: igno
     assert audit.booking_snapshot(bookings[2])["claim_deadline"] is None
 
 
-def test_recipients_select_is_recipients(session, world) -> None:  # type: ignore[no-untyped-def]
+def test_recipient_rows_are_recipients(session, world) -> None:  # type: ignore[no-untyped-def]
+    """Per booking and address, the row of the lowest rank (what ``queue_selected`` keeps) is
+    ``recipients``' pair, SEQUENCE and group included."""
     bookings = _varied(session, world)
-    rows = session.execute(notify.recipients_select(id_in(Booking.id, [b.id for b in bookings]))).all()
+    rows = session.execute(notify.recipient_rows(id_in(Booking.id, [b.id for b in bookings]))).all()
+    by_id = {b.id: b for b in bookings}
+    best: dict[tuple[int, str], tuple[int, str]] = {}
+    for booking_id, sequence, group_id, email, language, rank in rows:
+        assert (sequence, group_id) == (by_id[booking_id].sequence, by_id[booking_id].group_id)
+        if (booking_id, email) not in best or rank < best[booking_id, email][0]:
+            best[booking_id, email] = (rank, language)
     got: dict[int, list[tuple[str, str]]] = {b.id: [] for b in bookings}
-    for booking_id, email, language in rows:
+    for (booking_id, email), (_rank, language) in best.items():
         got[booking_id].append((email, language))
     expected = {b.id: notify.recipients(b) for b in bookings}
     assert {k: sorted(v) for k, v in got.items()} == expected
