@@ -118,6 +118,14 @@ def _f(code: str, ja: str, en: str, fld: str | None = None, **details: object) -
     return RuleFailure(code, ja, en, field=fld, details=dict(details))
 
 
+def check_in_refused(start: datetime, now: datetime, tz: str) -> RuleFailure | None:
+    """A group is checked in (and the key handed over) on the local day of its booking only: a
+    check-in days early would mark a future booking as in use, and end the group's chance to cancel."""
+    if local_day(now, tz) != local_day(start, tz):
+        return _f("checkin_not_today", "受付は利用日の当日だけできます。", "Check-in is only possible on the day of use.")
+    return None
+
+
 def check_request(
     req: BookingRequest,
     room: RoomRules,

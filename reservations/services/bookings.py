@@ -35,7 +35,7 @@ from ..domain.lifecycle import (
     transition,
 )
 from ..domain.recurrence import RecurrenceSpec
-from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
+from ..domain.rules import BookingRequest, Occupied, RoomRules, check_in_refused, check_request
 from ..domain.slots import FixedSlots
 from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
 from . import audit, notify
@@ -521,6 +521,10 @@ def cancel_following(session: Session, booking: Booking, *, actor: User | None, 
 
 def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) -> Booking:
     require_staff_for(actor, booking.room.facility_id)
+    transition(booking.status, Action.CHECK_IN)  # a move the lifecycle forbids is refused as that first
+    refused = check_in_refused(booking.start_at, now, booking.room.facility.timezone)
+    if refused is not None:
+        raise DomainError(refused)
     with write_transaction(session):
         booking.checked_in_at = now
         late = int((now - booking.start_at).total_seconds() // 60)

@@ -37,6 +37,7 @@ from ..clock import utcnow
 from ..domain.calendar import local, local_day
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Action, Status, can
+from ..domain.rules import check_in_refused
 from ..domain.slots import FixedSlots
 from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
@@ -155,7 +156,11 @@ def paid_label(booking: Booking) -> str:
 
 @bp.app_context_processor
 def _desk_helpers() -> dict[str, Any]:
+    def check_in_open(b: Booking, now: datetime) -> bool:
+        return can(b.status, Action.CHECK_IN) and check_in_refused(b.start_at, now, b.room.facility.timezone) is None
+
     return {"desk_who": who, "desk_slot": slot_name, "desk_paid": paid_label, "desk_can": can,
+            "desk_check_in_open": check_in_open,
             "desk_payment_label": lambda m: PAYMENT_LABELS.get(m or "", m or "")}
 
 

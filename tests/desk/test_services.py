@@ -70,6 +70,19 @@ def test_check_in_records_lateness_and_no_show_waits_for_the_start(desk: Desk) -
     assert dsvc.no_show_counts(db.session, [desk.group.id]) == {desk.group.id: 1}
 
 
+def test_check_in_only_on_the_day_of_use(desk: Desk) -> None:
+    """Checking a group in days early would show a future booking as in use and end the group's
+    chance to cancel it (the desk page offers no button either: test_views)."""
+    b = desk.book(desk.free, slot="morning", day=TODAY + timedelta(days=2))
+    with pytest.raises(DomainError) as exc:
+        dsvc.check_in(db.session, b, actor=desk.staff, now=NOW)
+    assert exc.value.codes == ["checkin_not_today"]
+    db.session.rollback()
+    dsvc.check_in(db.session, b, actor=desk.staff, now=b.start_at - timedelta(hours=1))  # the day itself: fine
+    db.session.commit()
+    assert b.status == "checked_in"
+
+
 def test_approval_queue_oldest_first_with_no_shows_and_recheck(desk: Desk) -> None:
     first = desk.book(desk.hall, day=LATER, slot="morning", at=NOW - timedelta(days=2))
     second = desk.book(desk.hall, day=LATER + timedelta(days=1), slot="morning", at=NOW - timedelta(days=1))

@@ -192,6 +192,18 @@ def test_staff_rename_a_group_and_the_change_shows_in_its_record(staff_client: F
     assert "group.renamed" in page and f"団体名: {old} → 新まちづくりの会" in page
 
 
+def test_no_check_in_button_before_the_day_and_a_clear_refusal(staff_client: FlaskClient, desk: Desk) -> None:
+    b = desk.book(desk.free, slot="morning", day=TODAY + timedelta(days=2))
+    page = staff_client.get(f"/desk/?day={(TODAY + timedelta(days=2)).isoformat()}").get_data(as_text=True)
+    assert f"/desk/bookings/{b.id}" in page and f"/desk/bookings/{b.id}/check-in" not in page
+    r = staff_client.post(f"/desk/bookings/{b.id}/check-in", data={})
+    assert "受付は利用日の当日だけできます" in text(staff_client.get(r.headers["Location"]))
+    db.session.refresh(b)
+    assert b.status == "confirmed"
+    today = desk.book(desk.free, slot="evening", day=TODAY)
+    assert f"/desk/bookings/{today.id}/check-in" in staff_client.get("/desk/").get_data(as_text=True)
+
+
 def test_log_page_filters(staff_client: FlaskClient, desk: Desk) -> None:
     desk.book(desk.large, day=LATER, slot="morning")
     r = staff_client.get("/desk/log?action=booking.created")
