@@ -82,6 +82,7 @@ run: $(STAMP) translations db demo
 	@echo "The data shown is sample data. Stop with Ctrl-C."
 	@echo
 	@bash -c 'sched=; \
+	  export RESERVATIONS_BASE_URL="$${RESERVATIONS_BASE_URL:-http://$(HOST):$(PORT)}"; \
 	  if $(FLASK) --help 2>/dev/null | grep -Eq "^ +scheduler( |$$)"; then \
 	    $(FLASK) scheduler & sched=$$!; \
 	    trap "kill $$sched 2>/dev/null; wait $$sched 2>/dev/null" EXIT; \
