@@ -457,7 +457,7 @@ def book():  # type: ignore[no-untyped-def]
 class RegisterForm(FlaskForm):
     renewal_date = DayField(_l("次回更新日"), validators=[InputRequired()])
     exemption_code = SelectField(_l("減免区分"), validators=[Optional()])
-    submit = SubmitField(_l("登録する"))
+    submit = SubmitField(_l("団体を登録する"))
 
 
 class RenameForm(FlaskForm):
