@@ -138,7 +138,8 @@ def fmt_deadline(dt: datetime, tz: str, language: str | None = None) -> str:
 
 def yen(amount: int | None, language: str | None = None) -> str:
     amount = amount or 0
-    return f"¥{amount:,}" if (language or lang()) == "en" else f"{amount:,}円"
+    sign = "−" if amount < 0 else ""  # an exemption's line: −¥1,430, not ¥-1,430
+    return f"{sign}¥{abs(amount):,}" if (language or lang()) == "en" else f"{sign}{abs(amount):,}円"
 
 
 def weekday_name(n: int, language: str | None = None) -> str:

@@ -21,7 +21,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..clock import utcnow
 from ..domain.errors import DomainError
@@ -54,7 +54,7 @@ class GroupDetailsForm(FlaskForm):
     representative_name = StringField(_l("代表者名"), validators=[DataRequired(), Length(max=100)])
     contact_email = EmailField(_l("連絡先メールアドレス"), validators=[DataRequired(), Length(max=254)])
     contact_phone = StringField(_l("連絡先電話番号"), validators=[Optional(), Length(max=40)])
-    member_count = IntegerField(_l("会員数"), default=1, validators=[DataRequired(), NumberRange(min=1, max=100000)])
+    member_count = IntegerField(_l("会員数"), default=1, validators=[InputRequired(), NumberRange(min=1, max=100000)])
     activity_field = StringField(_l("活動分野"), validators=[Optional(), Length(max=200)])
     description = TextAreaField(_l("活動内容"), validators=[Optional(), Length(max=2000)])
     public_name = BooleanField(_l("公開カレンダーに団体名を表示してよい"))

@@ -247,6 +247,8 @@ def test_the_representative_changes_the_groups_details_and_members_cannot(client
     assert bad.status_code == 422  # the service's rule, as when applying
     html = bad.get_data(as_text=True)
     assert "メールアドレスの形式が正しくありません" in html
+    zero = client.post(f"/groups/{group.id}/edit", data={**changes, "member_count": "0"}).get_data(as_text=True)
+    assert "数値は 1 以上, 100000 以下でなければいけません" in zero and "このフィールドは必須です" not in zero
     assert 'value="nope"' in html and "鈴木一郎" in html and "月1回の清掃" in html  # nothing entered is lost
     session.expire_all()
     assert session.get(Group, group.id).representative_name != "鈴木一郎"

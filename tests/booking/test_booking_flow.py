@@ -36,7 +36,7 @@ def test_prefilled_form_shows_price_with_breakdown_before_submitting(client, wor
     assert r.status_code == 200
     page = text(r.get_data(as_text=True))
     assert "使用料（夜間） 880円" in page
-    assert "減免（登録団体 50%） -440円" in page
+    assert "減免（登録団体 50%） −440円" in page
     assert "合計 440円" in page
     html = r.get_data(as_text=True)
     assert 'value="2026-12-08"' in html
