@@ -128,8 +128,10 @@ def rename(session: Session, group: Group, *, actor: User, now: datetime, name: 
         group.name, group.kind = name, kind
         group.updated_at = now  # every feed that shows the group's name
         session.flush()
-        audit.record(session, "group.renamed", now=now, actor=actor, group_id=group.id, before=before,
-                     after={"name": name, "kind": kind})
+        after = {"name": name, "kind": kind}
+        changed = [k for k in after if after[k] != before[k]]
+        audit.record(session, "group.renamed", now=now, actor=actor, group_id=group.id,
+                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
         session.flush()
     return group
 

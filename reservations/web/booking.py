@@ -909,6 +909,8 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
             if following:
                 flash(_("%(n)s件の予約を取り消しました。", n=len(done)), "success")
+            else:
+                flash(_("予約を取り消しました。"), "success")
             return redirect(url_for("booking.detail", booking_id=booking.id))
     elif request.method == "POST":
         status = 422

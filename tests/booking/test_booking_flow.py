@@ -168,7 +168,8 @@ def test_cancel_shows_the_fee_first_then_cancels(client, world):
     db.session.expire_all()
     b = db.session.get(Booking, b.id)
     assert b.status == "cancelled" and b.cancellation_fee == 220
-    page = text(client.get(f"/bookings/{b.id}").get_data(as_text=True))
+    page = text(client.get(r.headers["Location"]).get_data(as_text=True))
+    assert "予約を取り消しました" in page
     assert "取消" in page and "220円" in page and "この予約を取り消す" not in page
 
 

@@ -190,6 +190,10 @@ def test_staff_rename_a_group_and_the_change_shows_in_its_record(staff_client: F
     db.session.refresh(g)
     assert (g.name, g.kind, g.updated_at) == ("新まちづくりの会", "npo", NOW)
     assert "group.renamed" in page and f"団体名: {old} → 新まちづくりの会" in page
+    assert "種類:" in page  # the kind changed too (circle → npo)
+    staff_client.post(f"/desk/groups/{g.id}/rename", data={"rename-name": "新まちづくりの会２", "rename-kind": "npo"})
+    page = text(staff_client.get(f"/desk/groups/{g.id}"))
+    assert "団体名: 新まちづくりの会 → 新まちづくりの会２" in page and "種類: npo → npo" not in page
 
 
 def test_no_check_in_button_before_the_day_and_a_clear_refusal(staff_client: FlaskClient, desk: Desk) -> None:
