@@ -278,6 +278,7 @@ def test_my_bookings_upcoming_past_series_and_filters(client, world):
     db.session.commit()
     page = text(client.get("/my/bookings?status=cancelled").get_data(as_text=True))
     assert "単発の会" in page and "準備会の集まり" not in page
+    assert "使用料" not in page and "880円" not in page  # cancelled unpaid: no fee to read as owed
 
 
 def test_csrf_is_required_on_booking_and_cancel(csrf_app):
