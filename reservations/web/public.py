@@ -94,9 +94,9 @@ def _feed_url(obj: Room | Facility) -> str:
     """Absolute URL of a public calendar feed (from BASE_URL: the address subscribers reach)."""
     from ..services import feeds
 
-    if isinstance(obj, Room):
-        return feeds.public_room_feed_url(obj)
-    return feeds.public_facility_feed_url(obj)
+    url = feeds.public_room_feed_url(obj) if isinstance(obj, Room) else feeds.public_facility_feed_url(obj)
+    # someone reading in English subscribes to an English calendar (the feed's default shows both)
+    return url + "?lang=en" if lang() == "en" else url
 
 
 def _window_text(months: int, from_first: bool) -> str:

@@ -159,7 +159,7 @@ def test_cancel_shows_the_fee_first_then_cancels(client, world):
     assert b.paid_amount == 440
     login(client, world.member)
     page = text(client.get(f"/bookings/{b.id}").get_data(as_text=True))
-    assert "予約確定" in page and "この予約を取り消す" in page
+    assert "予約確定" in page and "この予約を取り消す" in page and "カレンダーに追加" in page
     page = text(client.get(f"/bookings/{b.id}/cancel").get_data(as_text=True))
     assert "取消料 220円 がかかります" in page
     assert db.session.get(Booking, b.id).status == "confirmed"  # looking costs nothing
@@ -170,6 +170,7 @@ def test_cancel_shows_the_fee_first_then_cancels(client, world):
     assert b.status == "cancelled" and b.cancellation_fee == 220
     page = text(client.get(r.headers["Location"]).get_data(as_text=True))
     assert "予約を取り消しました" in page
+    assert "カレンダーに追加" not in page  # it will not take place
     assert "取消" in page and "220円" in page and "この予約を取り消す" not in page
 
 

@@ -128,3 +128,17 @@ def test_english_panel(client: FlaskClient, world: World) -> None:
     page = r.data.decode()
     assert "Subscribe in a calendar app" in page, page[:2000]
     assert "Google Calendar" in page
+
+
+def test_public_feed_links_follow_the_page_language(client: FlaskClient, world: World) -> None:
+    """Someone reading in English subscribes to an English calendar; the Japanese page keeps the
+    feed's default (both languages)."""
+    ja = client.get(f"/rooms/{world.small.id}").get_data(as_text=True)
+    assert f"/feeds/rooms/{world.small.id}.ics\"" in ja or f"/feeds/rooms/{world.small.id}.ics<" in ja
+    assert "?lang=en" not in ja
+    login(client, world.member_en)
+    for page in (f"/rooms/{world.small.id}", f"/facilities/{world.facility.id}"):
+        en = client.get(page).get_data(as_text=True)
+        assert ".ics?lang=en" in en, page
+    feed = client.get(f"/feeds/rooms/{world.small.id}.ics?lang=en").get_data(as_text=True)
+    assert "Small Room" in feed
