@@ -344,12 +344,33 @@ def _raise_failures(plan: Plan, inp: BookingInput) -> None:
         raise DomainError(list(plan.failures))
     if not plan.occurrences:
         raise DomainError(_fail("slot_required", "予約する日時がありません。", "No date to book.", "slot"))
-    if len(plan.occurrences) == 1 or not inp.book_free_only:
+    if len(plan.occurrences) == 1:
         bad = [f for o in plan.occurrences for f in o.failures]
         if bad:
             raise DomainError(_dedupe(bad))
+    elif not inp.book_free_only:
+        refused = [o for o in plan.occurrences if o.failures]
+        if refused:
+            raise DomainError(_series_refused(refused, len(plan.occurrences)))
     if not plan.bookable:
         raise DomainError(_fail("nothing_bookable", "予約できる日がありません。", "None of the dates can be booked.", "recurrence"))
+
+
+def _series_refused(refused: Sequence[Occurrence], total: int) -> list[RuleFailure]:
+    """Why a series cannot be booked as a whole, on the repeat settings: how many of its dates
+    fail and the way out (book the free dates only), then each date's reason. Each failure keeps
+    its code (conflict, closed…) for the API; the form shows them under the repeat settings, not
+    under the first date, which is fine."""
+    out = [_fail("series_dates_refused",
+                 f"繰り返しの{total}日のうち{len(refused)}日は予約できません。"
+                 "「空いている日だけ予約する」を選ぶと、予約できる日だけを予約します。",
+                 f"{len(refused)} of the {total} dates cannot be booked. "
+                 "Choose \"Book only the free dates\" to book the dates that can be.", "recurrence")]
+    for o in refused:
+        day_ja, day_en = f"{o.day.month}月{o.day.day}日", o.day.strftime("%d %b").lstrip("0")
+        out += [RuleFailure(f.code, f"{day_ja}: {f.message_ja}", f"{day_en}: {f.message_en}", "recurrence", f.details)
+                for f in _dedupe(o.failures)]
+    return out
 
 
 def _refused(

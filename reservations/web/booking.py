@@ -771,7 +771,7 @@ def new():  # type: ignore[no-untyped-def]
                 apply_domain_error(form, exc, field_map=field_map, language=language)
                 status = 422
                 plan = make_plan(inp)
-                if set(exc.codes) & ALTERNATIVE_CODES:
+                if set(exc.codes) & ALTERNATIVE_CODES and inp.recurrence is None:  # a series: book the free dates
                     g = _db().get(Group, inp.group_id) if inp.group_id else None
                     gclass = g.group_class(today) if g else "general"
                     keep = {"group": form.group.data, "purpose": form.purpose.data, "attendees": form.attendees.data}

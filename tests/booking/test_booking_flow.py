@@ -132,6 +132,10 @@ def test_series_preview_shows_each_date(client, world):
     # booking all of them fails and says why; booking only the free ones works
     r = client.post("/book", data=_form(world, repeat="weekly", repeat_count="5"))
     assert r.status_code == 422
+    page = text(r.get_data(as_text=True))
+    assert "繰り返しの5日のうち2日は予約できません" in page and "「空いている日だけ予約する」を選ぶと" in page
+    assert "12月29日: " in page and "12月15日: " in page  # each date and why
+    assert "ほかの候補" not in page  # no single-date alternatives for a series
     r = client.post("/book", data=_form(world, repeat="weekly", repeat_count="5", book_free_only="y"))
     assert r.status_code == 302
     mine = db.session.query(Booking).filter_by(group_id=world.group.id).order_by(Booking.start_at).all()
