@@ -82,7 +82,10 @@ run: $(STAMP) translations db demo
 	@echo "The data shown is sample data. Stop with Ctrl-C."
 	@echo
 	@bash -c 'sched=; \
-	  export RESERVATIONS_BASE_URL="$${RESERVATIONS_BASE_URL:-http://$(HOST):$(PORT)}"; \
+	  if ! grep -qs "^BASE_URL" instance/config.py; then \
+	    host=$(HOST); [ "$$host" = 0.0.0.0 ] && host=127.0.0.1; \
+	    export RESERVATIONS_BASE_URL="$${RESERVATIONS_BASE_URL:-http://$$host:$(PORT)}"; \
+	  fi; \
 	  if $(FLASK) --help 2>/dev/null | grep -Eq "^ +scheduler( |$$)"; then \
 	    $(FLASK) scheduler & sched=$$!; \
 	    trap "kill $$sched 2>/dev/null; wait $$sched 2>/dev/null" EXIT; \

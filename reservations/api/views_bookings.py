@@ -197,7 +197,7 @@ def _conflict_extra(exc: DomainError, inp: svc.BookingInput, now: datetime, grou
         spans.add((start, end))  # a lost race: the requested range is the taken one
     extra["conflict"] = [{"start": serialize.instant(s, tz), "end": serialize.instant(e, tz)}
                          for s, e in sorted(spans)]
-    if start is not None and end is not None:
+    if start is not None and end is not None and svc.alternatives_help(inp, exc.codes):
         same, later = suggest_alternatives(db.session(), room, start, end, slot_code=inp.slot_code,
                                            attendees=max(inp.attendees, 1), now=now, group_class=group_class)
         extra["alternatives"] = {"same_time": [serialize.alternative(a) for a in same],
@@ -211,7 +211,10 @@ def _conflict_extra(exc: DomainError, inp: svc.BookingInput, now: datetime, grou
 def create_booking() -> Response:
     """Book `{room_id, group_id, date, slot}` or `{room_id, group_id, start, end}` for one of your
     groups. 409 when the time is taken (with the taken range and alternatives), 422 when a rule
-    fails (each with the domain's code, e.g. `window_not_open`, `over_capacity`, `closed`)."""
+    fails (each with the domain's code, e.g. `window_not_open`, `over_capacity`, `closed`).
+    A `recurrence` whose dates do not all pass is refused with `series_dates_refused` first, then
+    each failing date's own code (field `recurrence`, no alternatives); with
+    `recurrence.book_free_only` the dates that pass are booked."""
     user = require_user()
     inp = parse_booking(json_body())
     now = utcnow()

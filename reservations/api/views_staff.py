@@ -92,7 +92,8 @@ def confirm_booking(booking_id: int) -> Response:
 @api_route(bp, "POST", "/bookings/<int:booking_id>/check-in", summary="Check a group in",
            tag="Staff", auth="required", responses=ACTION_RESPONSES)
 def check_in_booking(booking_id: int) -> Response:
-    """Staff: confirmed → checked_in (keys handed over); lateness is recorded."""
+    """Staff: confirmed → checked_in (keys handed over); lateness is recorded. 422 `checkin_not_today`
+    before the day of use."""
     require_user()
     _no_fields(json_body())
     booking = _staff_booking(booking_id)

@@ -119,10 +119,11 @@ def _f(code: str, ja: str, en: str, fld: str | None = None, **details: object) -
 
 
 def check_in_refused(start: datetime, now: datetime, tz: str) -> RuleFailure | None:
-    """A group is checked in (and the key handed over) on the local day of its booking only: a
-    check-in days early would mark a future booking as in use, and end the group's chance to cancel."""
-    if local_day(now, tz) != local_day(start, tz):
-        return _f("checkin_not_today", "受付は利用日の当日だけできます。", "Check-in is only possible on the day of use.")
+    """A group is checked in (and the key handed over) from the local day of its booking on: a
+    check-in days early would mark a future booking as in use, and end the group's chance to cancel.
+    Later is allowed: staff may record the day's key sheet the next morning."""
+    if local_day(now, tz) < local_day(start, tz):
+        return _f("checkin_not_today", "利用日より前には受付できません。", "A group cannot be checked in before the day of use.")
     return None
 
 

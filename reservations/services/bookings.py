@@ -348,24 +348,45 @@ def _raise_failures(plan: Plan, inp: BookingInput) -> None:
         bad = [f for o in plan.occurrences for f in o.failures]
         if bad:
             raise DomainError(_dedupe(bad))
-    elif not inp.book_free_only:
-        refused = [o for o in plan.occurrences if o.failures]
-        if refused:
-            raise DomainError(_series_refused(refused, len(plan.occurrences)))
+    elif not inp.book_free_only and any(o.failures for o in plan.occurrences):
+        raise DomainError(_series_refused(plan.occurrences))
     if not plan.bookable:
         raise DomainError(_fail("nothing_bookable", "予約できる日がありません。", "None of the dates can be booked.", "recurrence"))
 
 
-def _series_refused(refused: Sequence[Occurrence], total: int) -> list[RuleFailure]:
-    """Why a series cannot be booked as a whole, on the repeat settings: how many of its dates
-    fail and the way out (book the free dates only), then each date's reason. Each failure keeps
-    its code (conflict, closed…) for the API; the form shows them under the repeat settings, not
-    under the first date, which is fine."""
-    out = [_fail("series_dates_refused",
-                 f"繰り返しの{total}日のうち{len(refused)}日は予約できません。"
-                 "「空いている日だけ予約する」を選ぶと、予約できる日だけを予約します。",
-                 f"{len(refused)} of the {total} dates cannot be booked. "
-                 "Choose \"Book only the free dates\" to book the dates that can be.", "recurrence")]
+# what makes one date of a series fail while others pass; every other failure (capacity, a slot
+# the room lacks…) is the whole request's, and every date repeats it
+DATE_CODES = frozenset({"conflict", "closed", "in_past", "lead_time", "window_not_open", "outside_hours"})
+
+
+def alternatives_help(inp: BookingInput, codes: Sequence[str]) -> bool:
+    """Whether other rooms or times are worth offering for a refused request: for one booking whose
+    time or room did not work; not for a series, whose way out is booking its free dates."""
+    return inp.recurrence is None and bool(set(codes) & ALTERNATIVE_CODES)
+
+
+ALTERNATIVE_CODES = frozenset({
+    "conflict", "closed", "over_capacity", "window_not_open", "lead_time", "in_past", "outside_hours",
+    "nothing_bookable",
+})
+
+
+def _series_refused(occurrences: Sequence[Occurrence]) -> list[RuleFailure]:
+    """Why a series cannot be booked as a whole. A failure of the whole request (every date has
+    it) is raised once, on its own field, as for a single booking. Failures of some dates go on the
+    repeat settings: how many dates fail, then each date's reason (its code kept for the API), and
+    that the free dates alone can be booked (``book_free_only``) when some are."""
+    whole = _dedupe([f for o in occurrences for f in o.failures if f.code not in DATE_CODES])
+    if whole:
+        return whole
+    refused = [o for o in occurrences if o.failures]
+    total = len(occurrences)
+    summary_ja = f"繰り返しの{total}日のうち{len(refused)}日は予約できません。"
+    summary_en = f"{len(refused)} of the {total} dates cannot be booked."
+    if len(refused) < total:
+        summary_ja += "予約できる日だけを予約することもできます。"
+        summary_en += " You can book only the dates that are free."
+    out = [_fail("series_dates_refused", summary_ja, summary_en, "recurrence")]
     for o in refused:
         day_ja, day_en = f"{o.day.month}月{o.day.day}日", o.day.strftime("%d %b").lstrip("0")
         out += [RuleFailure(f.code, f"{day_ja}: {f.message_ja}", f"{day_en}: {f.message_en}", "recurrence", f.details)

@@ -44,7 +44,7 @@ from ..domain.availability import CELL_LABELS, Cell, CellState
 from ..domain.calendar import local, local_day
 from ..domain.errors import DomainError
 from ..domain.fees import FeeQuote
-from ..domain.lifecycle import Action, Status, can, status_label
+from ..domain.lifecycle import Action, Status, can, is_active, status_label
 from ..domain.recurrence import MAX_OCCURRENCES, RecurrenceSpec
 from ..domain.rules import RoomRules
 from ..domain.slots import FixedSlots, FreeTime
@@ -77,10 +77,6 @@ EQUIPMENT_LABELS = {
 SEARCH_PAGE = 50
 SEARCH_MAX_PAGE = 20
 SLOT_FILTERS = (("morning", _l("午前")), ("afternoon", _l("午後")), ("evening", _l("夜間")))
-ALTERNATIVE_CODES = frozenset({
-    "conflict", "closed", "over_capacity", "window_not_open", "lead_time", "in_past", "outside_hours",
-    "nothing_bookable",
-})
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -149,7 +145,7 @@ def weekday_name(n: int, language: str | None = None) -> str:
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"bk_day": fmt_day, "bk_time": fmt_time, "bk_when": fmt_when, "bk_yen": yen, "bk_deadline": fmt_deadline,
-            "bk_equipment": equipment_label, "bk_weekday": weekday_name}
+            "bk_equipment": equipment_label, "bk_weekday": weekday_name, "bk_active": is_active}
 
 
 def today_in(tz: str = "Asia/Tokyo", now: datetime | None = None) -> date:
@@ -771,7 +767,7 @@ def new():  # type: ignore[no-untyped-def]
                 apply_domain_error(form, exc, field_map=field_map, language=language)
                 status = 422
                 plan = make_plan(inp)
-                if set(exc.codes) & ALTERNATIVE_CODES and inp.recurrence is None:  # a series: book the free dates
+                if svc.alternatives_help(inp, exc.codes):
                     g = _db().get(Group, inp.group_id) if inp.group_id else None
                     gclass = g.group_class(today) if g else "general"
                     keep = {"group": form.group.data, "purpose": form.purpose.data, "attendees": form.attendees.data}

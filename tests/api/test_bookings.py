@@ -187,3 +187,17 @@ def test_cancel_following_cancels_the_rest_of_a_series(client, world: World) -> 
     single = book(client, world, date="2026-12-09").get_json()["booking"]["id"]
     res = client.post(f"/api/v1/bookings/{single}/cancel-following", headers=world.auth("member"))
     assert [b["id"] for b in res.get_json()["items"]] == [single]
+
+
+@pytest.mark.both_databases
+def test_a_series_with_a_taken_date_is_refused_date_by_date(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    taken = book(client, world, date="2026-12-15", who="member")
+    assert taken.status_code == 201
+    res = book(client, world, recurrence={"freq": "weekly", "count": 3})  # 8, 15, 22 December
+    body = assert_problem(res, 409)
+    assert [(e["code"], e["field"]) for e in body["errors"]] == [
+        ("series_dates_refused", "recurrence"), ("conflict", "recurrence")]
+    assert "1 of the 3 dates" in body["errors"][0]["message"] or "3日のうち1日" in body["errors"][0]["message"]
+    assert "alternatives" not in body  # a series' way out is booking its free dates
+    free = book(client, world, recurrence={"freq": "weekly", "count": 3, "book_free_only": True})
+    assert free.status_code == 201 and [b["date"] for b in free.get_json()["series"]] == ["2026-12-08", "2026-12-22"]

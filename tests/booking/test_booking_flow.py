@@ -133,7 +133,7 @@ def test_series_preview_shows_each_date(client, world):
     r = client.post("/book", data=_form(world, repeat="weekly", repeat_count="5"))
     assert r.status_code == 422
     page = text(r.get_data(as_text=True))
-    assert "繰り返しの5日のうち2日は予約できません" in page and "「空いている日だけ予約する」を選ぶと" in page
+    assert "繰り返しの5日のうち2日は予約できません。予約できる日だけを予約することもできます" in page
     assert "12月29日: " in page and "12月15日: " in page  # each date and why
     assert "ほかの候補" not in page  # no single-date alternatives for a series
     r = client.post("/book", data=_form(world, repeat="weekly", repeat_count="5", book_free_only="y"))
@@ -141,6 +141,18 @@ def test_series_preview_shows_each_date(client, world):
     mine = db.session.query(Booking).filter_by(group_id=world.group.id).order_by(Booking.start_at).all()
     assert [b.start_at.date().isoformat() for b in mine] == ["2026-12-08", "2026-12-22", "2027-01-05"]
     assert mine[0].series_id is not None and len({b.series_id for b in mine}) == 1
+
+
+def test_a_series_over_capacity_is_refused_once_on_the_attendees(client, world):
+    """A failure of the whole request (every date has it) is not a failure of some dates: it is
+    reported once, on its own field, with no advice to book the free dates."""
+    login(client, world.member)
+    r = client.post("/book", data=_form(world, repeat="weekly", repeat_count="3", attendees="999"))
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert 'id="attendees-error"' in html  # on the field it concerns, as for one booking
+    page = text(html)
+    assert "繰り返しの3日のうち" not in page and "予約できる日だけ" not in page
 
 
 def test_monthly_by_nth_weekday(client, world):

@@ -201,7 +201,7 @@ def test_no_check_in_button_before_the_day_and_a_clear_refusal(staff_client: Fla
     page = staff_client.get(f"/desk/?day={(TODAY + timedelta(days=2)).isoformat()}").get_data(as_text=True)
     assert f"/desk/bookings/{b.id}" in page and f"/desk/bookings/{b.id}/check-in" not in page
     r = staff_client.post(f"/desk/bookings/{b.id}/check-in", data={})
-    assert "受付は利用日の当日だけできます" in text(staff_client.get(r.headers["Location"]))
+    assert "利用日より前には受付できません" in text(staff_client.get(r.headers["Location"]))
     db.session.refresh(b)
     assert b.status == "confirmed"
     today = desk.book(desk.free, slot="evening", day=TODAY)

@@ -40,7 +40,8 @@ def _varied(session, w: dict[str, Any]) -> list[Booking]:  # type: ignore[no-unt
     rep_ja = make_user(language="ja")
     plain = make_user(language="en")
     gone = make_user(language="en", active=False)
-    # several representatives, one inactive; the contact address is a representative's own
+    # several representatives, one inactive; the contact address is a representative's own (in
+    # another language: queue_selected must keep the representative's row, inserted first)
     big = make_group(rep_en, plain, contact_email=rep_en.email)
     session.add_all([Membership(user=rep_ja, group=big, role="representative"),
                      Membership(user=gone, group=big, role="representative")])
