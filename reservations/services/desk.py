@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.calendar import local_day
@@ -280,12 +280,14 @@ class LogPage:
 def audit_log(session: Session, user: User, *, facility_id: int | None = None, action: str = "",
               first: date | None = None, last: date | None = None, page: int = 1, per_page: int = 50,
               tz: str = "Asia/Tokyo") -> LogPage:
-    """Staff log, newest first: events at the facilities ``user`` serves (admins also see events
-    with no facility, e.g. group registrations)."""
+    """Staff log, newest first: events at the facilities ``user`` serves, and the groups' events
+    (registration is every facility's work: any staff member registers, renews or renames a group,
+    and its page shows them too); admins also see every other event with no facility."""
     ids = _facility_ids(session, user, facility_id)
     cond: ColumnElement[bool] = AuditEvent.facility_id.in_(ids)
-    if user.is_admin and facility_id is None:
-        cond = or_(cond, AuditEvent.facility_id.is_(None))
+    if facility_id is None:
+        no_facility = AuditEvent.facility_id.is_(None)
+        cond = or_(cond, no_facility if user.is_admin else and_(no_facility, AuditEvent.action.like("group.%")))
     q = select(AuditEvent).where(cond)
     if action:
         q = q.where(AuditEvent.action.like(f"{action.replace('%', '')}%"))

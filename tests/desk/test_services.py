@@ -266,6 +266,10 @@ def test_audit_log_filters_and_paginates(desk: Desk) -> None:
     assert (page.total, page.pages, len(page.events)) == (3, 2, 2)
     assert len(dsvc.audit_log(db.session, desk.staff, action="booking.created", per_page=2, page=2).events) == 1
     assert dsvc.audit_log(db.session, desk.admin, action="booking.created").total == 4
+    rsvc.suspend(db.session, desk.group, actor=desk.other_staff, now=NOW, reason="会費未納")
+    db.session.commit()
+    assert dsvc.audit_log(db.session, desk.staff, action="group.suspended").total == 1  # any staff's group event
+    assert dsvc.audit_log(db.session, desk.staff, action="group.", facility_id=desk.facility.id).total == 0
     assert dsvc.audit_log(db.session, desk.staff, action="booking.created", first=TODAY + timedelta(days=1)).total == 0
     assert dsvc.audit_log(db.session, desk.staff, action="booking.created", first=TODAY, last=TODAY).total == 3
     with pytest.raises(Forbidden):

@@ -194,6 +194,8 @@ def test_staff_rename_a_group_and_the_change_shows_in_its_record(staff_client: F
     staff_client.post(f"/desk/groups/{g.id}/rename", data={"rename-name": "新まちづくりの会２", "rename-kind": "npo"})
     page = text(staff_client.get(f"/desk/groups/{g.id}"))
     assert "団体名: 新まちづくりの会 → 新まちづくりの会２" in page and "種類: npo → npo" not in page
+    log = text(staff_client.get("/desk/log?action=group.renamed"))  # the desk log shows group events too
+    assert "新まちづくりの会２" in log and "0件中" not in log
 
 
 def test_no_check_in_button_before_the_day_and_a_clear_refusal(staff_client: FlaskClient, desk: Desk) -> None:
