@@ -30,6 +30,11 @@ GROUP_STATUSES = {
 }
 
 
+def kind_options(language: str) -> list[tuple[str, str]]:
+    """(code, label) of every group kind in ``language``, for the forms that choose one."""
+    return [(code, en if language == "en" else ja) for code, (ja, en) in GROUP_KINDS.items()]
+
+
 class Group(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "groups"
 

@@ -561,6 +561,12 @@ def cancel_following(session: Session, booking: Booking, *, actor: User | None, 
                 for b in (booking, *later_dates_to_cancel(booking))]
 
 
+def may_check_in(booking: Booking, now: datetime) -> bool:
+    """Whether ``check_in`` would accept ``booking`` now (the desk shows its button only then)."""
+    return can(booking.status, Action.CHECK_IN) and \
+        check_in_refused(booking.start_at, now, booking.room.facility.timezone) is None
+
+
 def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) -> Booking:
     require_staff_for(actor, booking.room.facility_id)
     transition(booking.status, Action.CHECK_IN)  # a move the lifecycle forbids is refused as that first

@@ -37,11 +37,10 @@ from ..clock import utcnow
 from ..domain.calendar import local, local_day
 from ..domain.errors import DomainError
 from ..domain.lifecycle import Action, Status, can
-from ..domain.rules import check_in_refused
 from ..domain.slots import FixedSlots
 from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
-from ..models.group import GROUP_KINDS, GROUP_STATUSES
+from ..models.group import GROUP_STATUSES, kind_options
 from ..services import bookings as bsvc
 from ..services import closures as csvc
 from ..services import desk as dsvc
@@ -156,11 +155,8 @@ def paid_label(booking: Booking) -> str:
 
 @bp.app_context_processor
 def _desk_helpers() -> dict[str, Any]:
-    def check_in_open(b: Booking, now: datetime) -> bool:
-        return can(b.status, Action.CHECK_IN) and check_in_refused(b.start_at, now, b.room.facility.timezone) is None
-
     return {"desk_who": who, "desk_slot": slot_name, "desk_paid": paid_label, "desk_can": can,
-            "desk_check_in_open": check_in_open,
+            "desk_check_in_open": bsvc.may_check_in,
             "desk_payment_label": lambda m: PAYMENT_LABELS.get(m or "", m or "")}
 
 
@@ -470,7 +466,7 @@ def _rename_form(language: str, group: Group | None = None) -> RenameForm:
     """The form with the group's current name and kind (``group``), or the one posted."""
     # prefixed: the page's other forms have a "submit" too, and ids must be unique
     form = RenameForm(formdata=None, obj=group, prefix="rename") if group is not None else RenameForm(prefix="rename")
-    form.kind.choices = _choices([(code, en if language == "en" else ja) for code, (ja, en) in GROUP_KINDS.items()])
+    form.kind.choices = _choices(kind_options(language))
     return form
 
 

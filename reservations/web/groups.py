@@ -27,7 +27,7 @@ from ..clock import utcnow
 from ..domain.errors import DomainError
 from ..extensions import db, limiter
 from ..models import Group
-from ..models.group import GROUP_KINDS
+from ..models.group import kind_options
 from ..services import groups as group_service
 from ..services.permissions import Forbidden, NotFound
 from .auth import choices
@@ -78,8 +78,7 @@ class GroupApplicationForm(GroupDetailsForm):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         language = lang()
-        self.kind.choices = choices([("", _("選んでください"))] + [
-            (code, en if language == "en" else ja) for code, (ja, en) in GROUP_KINDS.items()])
+        self.kind.choices = choices([("", _("選んでください")), *kind_options(language)])
 
 
 class InviteForm(FlaskForm):
