@@ -26,13 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select
 from sqlalchemy.orm import Session
 
-from ..database import write_transaction
+from ..database import read_rows, write_transaction
 from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
 from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User, room_parts
 from . import audit
@@ -112,8 +112,8 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     newest (updated_at, id) probe. The feed shows what makes the room busy: its own bookings and
     those of rooms sharing a part (the whole hall when this is part A, every part when this is
     the whole hall), worked out by the same ``UnitMap`` as booking does."""
-    rows = session.connection().execute(_room_feed_statement(), {"room_id": room_id}).all()
-    first: dict[int, Any] = {}
+    rows = [_RoomFeedRow(*row) for row in read_rows(session, _room_feed_statement(), {"room_id": room_id})]
+    first: dict[int, _RoomFeedRow] = {}
     for row in rows:
         first.setdefault(row.id, row)
     if room_id not in first:
@@ -127,6 +127,24 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     shown = _shown(me.facility_ja, me.facility_en, me.timezone,
                    ((rid, first[rid].name_ja, first[rid].name_en) for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
+
+
+class _RoomFeedRow(NamedTuple):
+    """A row of :func:`_room_feed_statement`, as the driver gives it (times may be text)."""
+
+    id: int
+    facility_id: int
+    name_ja: str
+    name_en: str
+    facility_ja: str
+    facility_en: str
+    timezone: str | None
+    part_id: int | None
+    updated: Any
+    newest_id: int | None
+    room_updated: Any
+    facility_updated: Any
+    groups_updated: Any
 
 
 @lru_cache(maxsize=1)
@@ -307,11 +325,11 @@ def _places_saved(scope: FeedScope) -> tuple[Any, Any]:
 
 
 def _aware(value: Any) -> datetime | None:
-    if isinstance(value, str):  # pragma: no cover - a driver that returns text for a subquery
+    if isinstance(value, str):  # SQLite's driver gives times as text (read_rows, subqueries)
         value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value  # type: ignore[no-any-return]
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 def validators(scope: FeedScope, window: Window, stamp: FeedStamp, *extra: Any) -> tuple[str, datetime]:
