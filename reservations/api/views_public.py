@@ -121,9 +121,10 @@ def room_availability(room_id: int) -> Response:
     _range(first, last)
     now = utcnow()
     tz = room.facility.timezone
-    row = avail.room_availability(db.session(), room, first, last, now=now, group_class=_group_class())
     free = (room.slot_scheme or {}).get("kind") == "free"
-    intervals = avail.room_free_intervals(db.session(), room, first, last, now=now) if free else {}
+    row = avail.room_availability(db.session(), room, first, last, now=now, group_class=_group_class(),
+                                  with_free=free)
+    intervals = row.free or {}
     days: list[dict[str, Any]] = []
     for d, cells in sorted(row.days.items()):
         day: dict[str, Any] = {"date": d.isoformat(), "cells": [serialize.cell(c, tz) for c in cells]}

@@ -14,20 +14,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ..domain.availability import Cell, CellState, SlotFilter, day_cells, free_intervals
 from ..domain.calendar import FacilityCalendar, local_day
 from ..domain.rules import BookingRequest, Occupied, RoomRules, check_request
 from ..domain.slots import FixedSlots
 from ..domain.timeranges import TimeRange
-from ..models import Facility, Room
+from ..models import Facility, Room, room_parts
 from .mapping import (
     FacilityRooms,
+    UnitMap,
     facility_calendar,
     load_closures_of,
     load_occupied,
-    load_unit_map,
     local_bounds,
     rule_columns,
     rules_from_columns,
@@ -38,9 +38,10 @@ MAX_RANGE_DAYS = 62
 
 @dataclass(frozen=True)
 class RoomRow:
-    room: Room
+    room: RoomSummary
     rules: RoomRules
     days: dict[date, list[Cell]]
+    free: dict[date, list[TimeRange]] | None = None  # free stretches per day, when asked for
 
 
 @dataclass(frozen=True)
@@ -50,44 +51,68 @@ class FacilityView:
     rows: list[RoomRow]
 
 
-def _facility_rooms(facility: Facility) -> FacilityRooms:
-    return FacilityRooms([r for r in facility.rooms if r.active])
-
-
-def _active_rooms(session: Session, facility_ids: Sequence[int]) -> dict[int, list[Room]]:
-    """Active rooms per facility, in the relationship's order, with their parts: two queries for
-    any number of facilities (``facility.rooms`` and then ``room.parts`` per room were lazy loads,
-    one query per room and per facility)."""
-    out: dict[int, list[Room]] = {fid: [] for fid in facility_ids}
-    if not facility_ids:
+def _room_summaries(session: Session, facilities: Sequence[Facility]) -> dict[int, list[RoomSummary]]:
+    """Active rooms per facility in display order (sort order, id), with their rules: the rooms and
+    part links of any number of facilities in one query, the rooms read as columns
+    (``rules_from_columns``). The grid, the month view, search and the alternatives of a refused
+    booking all need rules, names and capacities only; rooms as ORM objects (with their parts
+    loaded) were half of a day grid's time, and the city's rooms most of the alternatives'."""
+    by_id = {f.id: f for f in facilities}
+    out: dict[int, list[RoomSummary]] = {fid: [] for fid in by_id}
+    if not by_id:
         return out
-    rows = session.scalars(
-        select(Room).where(Room.facility_id.in_(facility_ids))
-        .options(selectinload(Room.parts))
+    # every room (a hall's part may be out of use) once per direct part: its units come from
+    # the part links, its rules from its first row
+    rows = session.execute(
+        select(Room.facility_id, Room.sort_order, Room.active, room_parts.c.part_id, cast(Room.equipment, Text),
+               *rule_columns())
+        .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+        .where(Room.facility_id.in_(by_id))
         .order_by(Room.facility_id, Room.sort_order, Room.id)
-    )
-    for r in rows:
-        if r.active:
-            out[r.facility_id].append(r)
+    ).all()
+    units = UnitMap.from_links((row[5], row[3]) for row in rows)
+    first: dict[int, Any] = {}
+    among: dict[int, list[int]] = {}
+    for row in rows:
+        if row[2] and row[5] not in first:
+            first[row[5]] = row
+            among.setdefault(row[0], []).append(row[5])
+    for fid, sort_order, _active, _part, equipment, *columns in first.values():
+        room_id = columns[0]
+        rules = rules_from_columns(tuple(columns), units.units[room_id], units.related(room_id, among=among[fid]))
+        out[fid].append(RoomSummary(by_id[fid], sort_order, rules, equipment))
     return out
+
+
+def _summary_of(session: Session, room: Room, summaries: Sequence[RoomSummary] | None = None) -> RoomSummary:
+    """One room's summary as the grid computes it (related rooms among the active ones), from its
+    facility's ``summaries`` when loaded already; a room taken out of use is not among them, and
+    gets its rules from the ORM."""
+    if summaries is None:
+        summaries = _room_summaries(session, [room.facility])[room.facility_id]
+    for summary in summaries:
+        if summary.id == room.id:
+            return summary
+    return RoomSummary(room.facility, room.sort_order, FacilityRooms([room]).rules(room))
 
 
 def facility_availability(
     session: Session, facility: Facility, first: date, last: date, *, now: datetime, group_class: str,
     room_ids: Iterable[int] | None = None, weekdays: Sequence[int] = (),
-    keep: SlotFilter | None = None,
+    keep: SlotFilter | None = None, with_free: bool = False,
 ) -> FacilityView:
     """Cells for every (or the given) room of ``facility`` from ``first`` to ``last`` inclusive
-    (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January")."""
+    (only on ``weekdays``, Mon=0, when given: search asks for "Tuesdays in January"); with
+    ``with_free``, each day's free stretches too (the API's view of a free-time room), from the
+    same holds."""
     if (last - first).days > MAX_RANGE_DAYS:
         last = first + timedelta(days=MAX_RANGE_DAYS)
-    fr = FacilityRooms(_active_rooms(session, [facility.id])[facility.id])
     wanted = set(room_ids) if room_ids is not None else None
-    rooms = [r for r in fr.rooms if wanted is None or r.id in wanted]
-    cal = facility_calendar(facility, load_closures_of(session, [facility.id])[facility.id])
+    rooms = [r for r in _room_summaries(session, [facility])[facility.id] if wanted is None or r.id in wanted]
+    cal = facility_calendar(facility, load_closures_of(session, [facility.id], first, last)[facility.id])
     start, end = local_bounds(first, last, cal.tz)
     all_units: set[int] = set()
-    rules_by_room = {r.id: fr.rules(r) for r in rooms}
+    rules_by_room = {r.id: r.rules for r in rooms}
     for rules in rules_by_room.values():
         all_units |= rules.units
     held = load_occupied(session, all_units, start - timedelta(hours=1), end + _reach(rules_by_room.values()))
@@ -108,44 +133,25 @@ def facility_availability(
     for room in rooms:
         rules = rules_by_room[room.id]
         cells_by_day = {}
+        free_by_day: dict[date, list[TimeRange]] = {}
         for d in days:
             mine = {id(o): o for u in rules.units for o in by_unit_day.get((u, d), ())}
             cells_by_day[d] = day_cells(rules, cal, d, list(mine.values()), now, group_class, keep)
-        rows.append(RoomRow(room, rules, cells_by_day))
+            if with_free:
+                # the day's opening minus the union of holds: the day's list (which also holds
+                # some that end before it or start after it) gives the same stretches
+                free_by_day[d] = free_intervals(rules, cal, d, list(mine.values()), now)
+        rows.append(RoomRow(room, rules, cells_by_day, free_by_day if with_free else None))
     return FacilityView(facility, cal, rows)
 
 
 def room_availability(
     session: Session, room: Room, first: date, last: date, *, now: datetime, group_class: str,
+    with_free: bool = False,
 ) -> RoomRow:
     view = facility_availability(session, room.facility, first, last, now=now, group_class=group_class,
-                                 room_ids=[room.id])
+                                 room_ids=[room.id], with_free=with_free)
     return view.rows[0]
-
-
-def room_free_intervals(
-    session: Session, room: Room, first: date, last: date, *, now: datetime,
-) -> dict[date, list[TimeRange]]:
-    """Free stretches per day, for free-time rooms (the API's "free interval" view)."""
-    fr = FacilityRooms(_active_rooms(session, [room.facility_id])[room.facility_id])
-    rules = fr.rules(room)
-    cal = facility_calendar(room.facility, load_closures_of(session, [room.facility_id])[room.facility_id])
-    start, end = local_bounds(first, last, cal.tz)
-    held = load_occupied(session, rules.units, start, end + rules.buffer)  # a late hold's buffer reaches back
-    # each day gets the holds that touch it (buffer included), not the whole range's: the result
-    # is the day's opening minus the union of holds, which holds on other days do not change
-    by_day: dict[date, list[Occupied]] = {}
-    for o in held:
-        d, d_end = local_day(o.start - rules.buffer, cal.tz), local_day(o.end, cal.tz)
-        while d <= d_end:
-            by_day.setdefault(d, []).append(o)
-            d += timedelta(days=1)
-    out = {}
-    d = first
-    while d <= last:
-        out[d] = free_intervals(rules, cal, d, by_day.get(d, []), now)
-        d += timedelta(days=1)
-    return out
 
 
 @dataclass(frozen=True)
@@ -162,12 +168,16 @@ class SearchFilters:
 
 @dataclass(frozen=True, eq=False)
 class RoomSummary:
-    """What a search hit shows of its room, read as columns into its rules: the rooms of the whole
-    city as ORM objects cost more than the search itself."""
+    """A room as the grid, search and alternatives show it, read as columns into its rules
+    (``_room_summaries``); ``equipment`` is the stored JSON text, parsed only when a search asks."""
 
     facility: Facility
     sort_order: int
     rules: RoomRules
+    equipment: str | None = None
+
+    def has_equipment(self, wanted: Iterable[str]) -> bool:
+        return set(wanted) <= set(json.loads(self.equipment or "[]") or ())
 
     @property
     def id(self) -> int:
@@ -240,29 +250,13 @@ def _sites(session: Session, facilities: Sequence[Facility], filters: SearchFilt
     """The facilities that have a room matching the capacity and equipment filters, with the
     rooms' rules; rooms, part links and closures of all facilities in three queries, the rooms as
     columns (``rules_from_columns``)."""
-    by_id = {f.id: f for f in facilities}
-    units = load_unit_map(session, by_id)
-    active: dict[int, list[tuple[int, str | None, tuple[Any, ...]]]] = {fid: [] for fid in by_id}
-    for fid, sort_order, equipment, *stored in session.execute(
-        select(Room.facility_id, Room.sort_order, cast(Room.equipment, Text), *rule_columns())
-        .where(Room.facility_id.in_(by_id), Room.active)
-        .order_by(Room.facility_id, Room.sort_order, Room.id)
-    ):
-        active[fid].append((sort_order, equipment, tuple(stored)))
-    closures = load_closures_of(session, [f.id for f in facilities if active[f.id]], filters.first, last)
+    summaries = _room_summaries(session, facilities)
+    closures = load_closures_of(session, [f.id for f in facilities if summaries[f.id]], filters.first, last)
     sites = []
     for i, facility in enumerate(facilities):
-        rows = active[facility.id]
-        among = [columns[0] for _s, _e, columns in rows]
-        rooms = []
-        for n, (sort_order, equipment, columns) in enumerate(rows):
-            room_id = columns[0]
-            rules = rules_from_columns(columns, units.units[room_id], units.related(room_id, among=among))
-            if rules.capacity < filters.min_capacity:
-                continue
-            if filters.equipment and not set(filters.equipment) <= set(json.loads(equipment or "[]") or ()):
-                continue
-            rooms.append((n, RoomSummary(facility, sort_order, rules)))
+        rooms = [(n, r) for n, r in enumerate(summaries[facility.id])
+                 if r.capacity >= filters.min_capacity
+                 and (not filters.equipment or r.has_equipment(filters.equipment))]
         if not rooms:
             continue
         cal = facility_calendar(facility, closures[facility.id])
@@ -352,7 +346,7 @@ def search(session: Session, filters: SearchFilters, *, now: datetime, group_cla
 
 @dataclass(frozen=True)
 class Alternative:
-    room: Room
+    room: RoomSummary
     start: datetime
     end: datetime
     slot_code: str | None
@@ -372,23 +366,28 @@ def suggest_alternatives(
     same_time: list[Alternative] = []
     facilities = session.scalars(select(Facility).order_by(Facility.sort_order, Facility.id)).all()
     facilities = sorted(facilities, key=lambda f: f.id != room.facility_id)
+    summaries = _room_summaries(session, facilities)
+    candidates_of = {f.id: [r for r in summaries[f.id] if r.id != room.id and r.capacity >= attendees]
+                     for f in facilities}
+    # the request's local day in any zone lies within a day of its instants
+    closures = load_closures_of(session, [fid for fid, rooms in candidates_of.items() if rooms],
+                                (start - timedelta(days=1)).astimezone(UTC).date(),
+                                (end + timedelta(days=1)).astimezone(UTC).date())
     for facility in facilities:
-        fr = _facility_rooms(facility)
-        cal = facility_calendar(facility)
-        candidates = [r for r in fr.rooms if r.id != room.id and r.capacity >= attendees]
+        candidates = candidates_of[facility.id]
         if not candidates:
             continue
+        cal = facility_calendar(facility, closures[facility.id])
         units: set[int] = set()
         for r in candidates:
-            units |= fr.units[r.id]
-        rules_of = {r.id: fr.rules(r) for r in candidates}
+            units |= r.rules.units
         # a slot room's span is that slot on the same local day, which may start and end at
         # other times than the request: the whole day's holds, and as far past it as a buffer reaches
         day_start, day_end = local_bounds(local_day(start, cal.tz), local_day(start, cal.tz), cal.tz)
         held = load_occupied(session, units, min(start, day_start) - timedelta(hours=1),
-                             max(end, day_end) + _reach(rules_of.values()))
+                             max(end, day_end) + _reach(r.rules for r in candidates))
         for r in candidates:
-            rules = rules_of[r.id]
+            rules = r.rules
             s, e = start, end
             if slot_code and isinstance(rules.scheme, FixedSlots):
                 span = rules.scheme.span(local_day(start, cal.tz), slot_code, cal.tz)
@@ -409,10 +408,13 @@ def suggest_alternatives(
             break
 
     later: list[Alternative] = []
-    fr = _facility_rooms(room.facility)
-    rules = fr.rules(room)
-    cal = facility_calendar(room.facility)
-    first = local_day(start, cal.tz)
+    mine = _summary_of(session, room, summaries.get(room.facility_id))
+    rules = mine.rules
+    tz = room.facility.timezone
+    first = local_day(start, tz)
+    cal = facility_calendar(room.facility,
+                            load_closures_of(session, [room.facility_id], first,
+                                             first + timedelta(days=days_ahead))[room.facility_id])
     span_start, span_end = local_bounds(first, first + timedelta(days=days_ahead), cal.tz)
     held = load_occupied(session, rules.units, span_start, span_end)
     length = end - start
@@ -420,7 +422,7 @@ def suggest_alternatives(
         d = first + timedelta(days=n)
         if isinstance(rules.scheme, FixedSlots):
             later.extend(
-                Alternative(room, c.start, c.end, c.slot_code, True)
+                Alternative(mine, c.start, c.end, c.slot_code, True)
                 for c in day_cells(rules, cal, d, held, now, group_class)
                 if c.state == CellState.FREE and c.start > start
             )
@@ -428,7 +430,7 @@ def suggest_alternatives(
             for free in free_intervals(rules, cal, d, held, now):
                 s = max(free.start, start) if n == 0 else free.start
                 if free.end - s >= length and s != start:
-                    later.append(Alternative(room, s, s + length, None, True))
+                    later.append(Alternative(mine, s, s + length, None, True))
         if len(later) >= limit:
             break
     return same_time[:limit], later[:limit]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -253,6 +253,8 @@ class _CellText:
     book_base: str = field(default_factory=lambda: url_for("booking.new"))
     days: dict[date, str] = field(default_factory=dict)
     zone: ZoneInfo = field(init=False)
+    times: dict[datetime, str] = field(default_factory=dict)  # each cell's times are asked for 2–3 times
+    links: dict[tuple[int, date], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.tz)
@@ -264,13 +266,21 @@ class _CellText:
         return label
 
     def time(self, dt: datetime) -> str:
-        return dt.astimezone(self.zone).strftime("%H:%M")
+        label = self.times.get(dt)
+        if label is None:
+            local = dt.astimezone(self.zone)
+            label = self.times[dt] = f"{local.hour:02d}:{local.minute:02d}"
+        return label
 
     def book(self, room_id: int, d: date, **args: str) -> str:
-        return book_url(room_id, d, base=self.book_base, **args)
+        """``book_url`` with the room and day part encoded once per room and day."""
+        head = self.links.get((room_id, d))
+        if head is None:
+            head = self.links[(room_id, d)] = book_url(room_id, d, base=self.book_base)
+        return head + "".join(f"&{k}={quote_plus(v)}" for k, v in args.items() if v)
 
 
-def _cell(room: Room, rules: RoomRules, cells: Sequence[Cell], idx: int,
+def _cell(rules: RoomRules, cells: Sequence[Cell], idx: int,
           notes: dict[int, tuple[str, str | None]], text: _CellText) -> GridCell:
     c = cells[idx]
     language = text.language
@@ -283,10 +293,10 @@ def _cell(room: Room, rules: RoomRules, cells: Sequence[Cell], idx: int,
         out.title = f"{when} {label}: {reason}"
     if c.state == CellState.FREE:
         if c.slot_code:
-            out.url = text.book(room.id, c.day, slot=c.slot_code)
+            out.url = text.book(rules.room_id, c.day, slot=c.slot_code)
         elif isinstance(rules.scheme, FreeTime):
             end = _free_time_end(cells, idx, rules.scheme)
-            out.url = text.book(room.id, c.day, start=text.time(c.start), end=text.time(end))
+            out.url = text.book(rules.room_id, c.day, start=text.time(c.start), end=text.time(end))
     elif c.state == CellState.TAKEN:
         for bid in c.booking_ids:
             if bid in notes:
@@ -318,7 +328,7 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             table = tables[key]
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(row.room, row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
+                _cell(row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
                 else None
                 for s in scheme.slots
             ]
@@ -330,7 +340,7 @@ def facility_day_tables(facility: Facility, day: date, user: User | None, now: d
             times = [text.time(c.start) for c in cells]
             if len(times) > len(table.columns):
                 table.columns = [(t, "") for t in times]
-            out = [_cell(row.room, row.rules, cells, i, notes, text) for i in range(len(cells))]
+            out = [_cell(row.rules, cells, i, notes, text) for i in range(len(cells))]
         sub = _("定員%(n)s人", n=row.room.capacity)
         table.rows.append(GridRow(row.room.name(language), url_for("public.room", room_id=row.room.id), sub, out))
     # free-time rows may have fewer steps (closed day): align by start time
@@ -361,13 +371,13 @@ def room_range_table(room: Room, first: date, last: date, user: User | None, now
         if isinstance(scheme, FixedSlots):
             by_code = {c.slot_code: i for i, c in enumerate(cells)}
             out: list[GridCell | None] = [
-                _cell(room, row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
+                _cell(row.rules, cells, by_code[s.code], notes, text) if s.code in by_code
                 else None
                 for s in scheme.slots
             ]
         else:
             by_time = {text.time(c.start): i for i, c in enumerate(cells)}
-            out = [_cell(room, row.rules, cells, by_time[t], notes, text) if t in by_time else None
+            out = [_cell(row.rules, cells, by_time[t], notes, text) if t in by_time else None
                    for t, _d in table.columns]
         closed = cells and all(c.state == CellState.CLOSED for c in cells)
         reason = ""

@@ -155,3 +155,24 @@ def test_start_page_lists_every_facility_with_its_active_rooms_in_order(client, 
     client.post("/language", data={"language": "en", "next": "/"})
     page = text(client.get("/").get_data(as_text=True))
     assert "Chubu Center" in page and re.search(r"Large Room — [Cc]apacity 60", page)
+
+
+def test_grid_cell_links_and_times_equal_the_general_helpers(app):  # type: ignore[no-untyped-def]
+    """A grid's cells share their room-and-day link head and their time labels (a month of a
+    free-time room has ~800 cells): the links must be what ``book_url`` gives, and the times what
+    ``strftime`` gives in the facility's zone."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from reservations.web.booking import _CellText, book_url
+
+    with app.test_request_context("/"):
+        text = _CellText("Asia/Tokyo", "ja")
+        for args in ({"slot": "evening"}, {"slot": "a b&c"}, {"start": "09:00", "end": "10:30"}, {}):
+            for room_id, day in ((3, date(2027, 1, 5)), (3, date(2027, 1, 6)), (12, date(2027, 1, 5))):
+                assert text.book(room_id, day, **args) == book_url(room_id, day, **args)
+                assert text.book(room_id, day, **args) == book_url(room_id, day, **args)  # from the cache
+        t = datetime(2027, 1, 5, 14, 45, tzinfo=UTC)
+        for n in range(0, 24 * 60, 35):
+            instant = t + timedelta(minutes=n)
+            assert text.time(instant) == instant.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")

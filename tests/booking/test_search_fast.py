@@ -198,5 +198,73 @@ def test_free_intervals_of_the_last_day_end_a_buffer_before_the_next_days_first_
         purpose="早朝練習", attendees=5), actor=owner, now=NOW)
     db.session.commit()
     day = date(2026, 12, 10)
-    (last,) = avail.room_free_intervals(db.session(), room, day, day, now=NOW)[day][-1:]
+    row = avail.room_availability(db.session(), room, day, day, now=NOW, group_class="registered", with_free=True)
+    assert row.free is not None
+    (last,) = row.free[day][-1:]
     assert last.end == tokyo(2026, 12, 10, 21, 0)  # the hold at 01:00 less the room's 4 hours
+
+
+@pytest.mark.both_databases
+def test_room_summaries_equal_the_orm_rooms(town):  # type: ignore[no-untyped-def]
+    """The grid, search and alternatives read rooms and part links as columns of one query: the
+    active rooms in the relationship's order, each with the rules the ORM room gives, its related
+    rooms among the active ones; a part taken out of use still divides its hall."""
+    town[1].active = False  # part B of the first hall
+    db.session.commit()
+    session = db.session()
+    facilities = list(session.query(Facility).order_by(Facility.id))
+    summaries = avail._room_summaries(session, facilities)
+    assert set(summaries) == {f.id for f in facilities}
+    for facility in facilities:
+        fr = FacilityRooms([r for r in facility.rooms if r.active])
+        assert [s.id for s in summaries[facility.id]] == [r.id for r in fr.rooms]
+        for s, room in zip(summaries[facility.id], fr.rooms, strict=True):
+            assert s.rules == fr.rules(room)
+            assert (s.facility, s.sort_order, s.capacity, s.name("en")) == (facility, room.sort_order,
+                                                                            room.capacity, room.name_en)
+            assert s.has_equipment(room.equipment or []) and (s.has_equipment(["projector"]) ==
+                                                              ("projector" in (room.equipment or [])))
+    hall = town[2]
+    (hall_summary,) = [s for s in summaries[hall.facility_id] if s.id == hall.id]
+    assert hall_summary.rules.units == {town[0].id, town[1].id}
+    assert avail._room_summaries(session, []) == {}
+
+
+@pytest.mark.both_databases
+def test_free_stretches_equal_each_days_own_reading(app):  # type: ignore[no-untyped-def]
+    """A free-time room's free stretches come from the holds the month's cells are computed from:
+    they must equal what each day's own reading of its holds gives, with a cleanup buffer that
+    reaches across midnight and holds on neighbouring days."""
+    from reservations.domain.availability import free_intervals
+    from reservations.services.mapping import facility_calendar, load_occupied, local_bounds
+
+    owner = make_user(email="stretch@example.jp")
+    group = make_group(owner, name="区切りの会")
+    f = make_facility(opening_hours={str(d): ["06:00", "23:30"] for d in range(7)}, closed_on_holidays=False)
+    room = make_room(f, slot_scheme=HOURLY, buffer_minutes=90)
+    db.session.commit()
+    rng = random.Random(3)
+    for _ in range(25):
+        day = date(2026, 12, 8) + timedelta(days=rng.randint(0, 6))
+        hour = rng.randint(6, 21)
+        try:
+            svc.create_booking(db.session(), svc.BookingInput(
+                room_id=room.id, group_id=group.id, start=tokyo(day.year, day.month, day.day, hour, 0),
+                end=tokyo(day.year, day.month, day.day, hour + rng.randint(1, 2), 0), purpose="練習",
+                attendees=3), actor=owner, now=NOW)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - a random booking may overlap another: skip it
+            db.session.rollback()
+    first, last = date(2026, 12, 7), date(2026, 12, 15)
+    row = avail.room_availability(db.session(), room, first, last, now=NOW, group_class="registered",
+                                  with_free=True)
+    assert row.free is not None and set(row.free) == set(row.days)
+    rules = FacilityRooms(room.facility.rooms).rules(room)
+    cal = facility_calendar(room.facility)
+    d = first
+    while d <= last:
+        lo, hi = local_bounds(d, d, cal.tz)
+        held = load_occupied(db.session(), rules.units, lo - timedelta(days=1), hi + timedelta(days=1))
+        assert row.free[d] == free_intervals(rules, cal, d, held, NOW), d
+        d += timedelta(days=1)
+    assert any(len(stretches) > 1 for stretches in row.free.values())
