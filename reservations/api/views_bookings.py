@@ -186,9 +186,9 @@ def _conflict_extra(exc: DomainError, inp: svc.BookingInput, now: datetime, grou
             spans.add((datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"])))
     start, end = inp.start, inp.end
     if inp.slot_code and inp.day is not None:
-        from ..services.mapping import FacilityRooms
+        from ..services.mapping import rules_of
 
-        rules = FacilityRooms(room.facility.rooms).rules(room)
+        rules = rules_of(db.session(), room)
         span = svc._times(inp, rules, tz)
         if span is not None:
             start, end = span

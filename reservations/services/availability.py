@@ -23,12 +23,13 @@ from ..domain.slots import FixedSlots
 from ..domain.timeranges import TimeRange
 from ..models import Facility, Room, room_parts
 from .mapping import (
-    FacilityRooms,
     UnitMap,
     facility_calendar,
     load_closures_of,
     load_occupied,
+    load_unit_map,
     local_bounds,
+    room_rules,
     rule_columns,
     rules_from_columns,
 )
@@ -93,7 +94,9 @@ def _summary_of(session: Session, room: Room, summaries: Sequence[RoomSummary] |
     for summary in summaries:
         if summary.id == room.id:
             return summary
-    return RoomSummary(room.facility, room.sort_order, FacilityRooms([room]).rules(room))
+    units = load_unit_map(session, room.facility_id)
+    rules = room_rules(room, units.units[room.id], units.related(room.id, among=[s.id for s in summaries]))
+    return RoomSummary(room.facility, room.sort_order, rules)
 
 
 def facility_availability(

@@ -46,6 +46,7 @@ from .mapping import (
     load_closures,
     load_occupied,
     load_unit_map,
+    rules_of,
 )
 from .permissions import Forbidden, is_member, require_staff_for, require_view
 
@@ -468,7 +469,7 @@ def get_booking_for(session: Session, booking_id: int, user: User | None) -> Boo
 def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "") -> Booking:
     require_staff_for(actor, booking.room.facility_id)
     with write_transaction(session):
-        rules = FacilityRooms(booking.room.facility.rooms).rules(booking.room)
+        rules = rules_of(session, booking.room)
         needs_claim = rules.claim.needs_claim(booking.fee_total)
         target = status_after_approval(needs_claim)
         if target == Status.PROVISIONAL:
@@ -601,7 +602,7 @@ def complete(session: Session, booking: Booking, *, now: datetime) -> Booking:
 
 
 def occupied_for_room(session: Session, room: Room, start: datetime, end: datetime) -> list[Occupied]:
-    rules = FacilityRooms(room.facility.rooms).rules(room)
+    rules = rules_of(session, room)
     return load_occupied(session, rules.units, start, end)
 
 

@@ -23,7 +23,7 @@ from ..domain.lifecycle import Status
 from ..domain.rules import BookingRequest, check_request
 from ..models import AuditEvent, Booking, Facility, Group, Room, User
 from . import bookings as svc
-from .mapping import FacilityRooms, facility_calendar, load_occupied, local_bounds
+from .mapping import facility_calendar, load_occupied, local_bounds, rules_of
 from .permissions import Forbidden, require_staff_for
 
 # Window and lead time were judged when the request was made; approval does not re-judge them.
@@ -155,7 +155,7 @@ def recheck(session: Session, booking: Booking, now: datetime) -> list[RuleFailu
     a room changed, another hold on its units), by the same ``check_request`` as booking."""
     room = booking.room
     facility = room.facility
-    rules = FacilityRooms(facility.rooms).rules(room)
+    rules = rules_of(session, room)
     existing = load_occupied(session, rules.units, booking.start_at, booking.end_at + rules.buffer)
     req = BookingRequest(room.id, booking.start_at, booking.end_at, booking.attendees, booking.group_class,
                          booking.slot_code)

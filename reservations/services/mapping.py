@@ -174,6 +174,12 @@ def load_unit_map(session: Session, facility_ids: int | Iterable[int]) -> UnitMa
     ))
 
 
+def rules_of(session: Session, room: Room) -> RoomRules:
+    """A room's rules, its units and related rooms read from its facility's ids and part links
+    (``load_unit_map``) rather than from every room of the facility as an ORM object."""
+    return load_unit_map(session, room.facility_id).rules(room)
+
+
 def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[Closure]:
     """The facility's closures touching ``first``–``last``, in the order of ``Facility.closures``."""
     return load_closures_of(session, [facility_id], first, last)[facility_id]

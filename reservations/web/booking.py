@@ -52,7 +52,7 @@ from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
 from ..services import availability as avail
 from ..services import bookings as svc
-from ..services.mapping import FacilityRooms
+from ..services.mapping import rules_of
 from ..services.permissions import Forbidden, NotFound
 from .forms_util import DayField, apply_domain_error
 from .i18n import lang
@@ -724,7 +724,7 @@ def new():  # type: ignore[no-untyped-def]
     facility = room.facility
     tz = facility.timezone
     today = today_in(tz, now)
-    rules = FacilityRooms(facility.rooms).rules(room)
+    rules = rules_of(_db(), room)
     options = _group_options(user, today, language)
     posted = request.method == "POST"
     form = BookingForm() if posted else BookingForm(formdata=request.args or None)
@@ -824,7 +824,7 @@ def _booking_or_404(booking_id: int) -> Booking:
 def next_steps(booking: Booking, language: str) -> list[str]:
     """What the group should do now, in plain words."""
     tz = booking.room.facility.timezone
-    rules = FacilityRooms(booking.room.facility.rooms).rules(booking.room)
+    rules = rules_of(_db(), booking.room)
     s = Status(booking.status)
     fee = yen(booking.fee_total, language)
     out = []

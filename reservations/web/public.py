@@ -26,7 +26,7 @@ from ..domain.windows import window_for
 from ..extensions import db
 from ..models import Facility, Room
 from ..models.facility import address_in, name_in
-from ..services.mapping import FacilityRooms, exemptions
+from ..services.mapping import exemptions, rules_of
 from .booking import (
     _me,
     best_group_class,
@@ -107,7 +107,7 @@ def _window_text(months: int, from_first: bool) -> str:
 
 def room_facts(room: Room, language: str) -> dict[str, Any]:
     """Everything the room page says about fees and rules, in words."""
-    rules = FacilityRooms(room.facility.rooms).rules(room)
+    rules = rules_of(db.session(), room)
     fees = rules.fees
     slot_fees = []
     if isinstance(rules.scheme, FixedSlots):
