@@ -283,12 +283,7 @@ def audit_log(session: Session, user: User, *, facility_id: int | None = None, a
     """Staff log, newest first: events at the facilities ``user`` serves, and the groups' events
     (registration is every facility's work: any staff member registers, renews or renames a group,
     and its page shows them too); admins also see every other event with no facility."""
-    ids = _facility_ids(session, user, facility_id)
-    cond: ColumnElement[bool] = AuditEvent.facility_id.in_(ids)
-    if facility_id is None:
-        no_facility = AuditEvent.facility_id.is_(None)
-        cond = or_(cond, no_facility if user.is_admin else and_(no_facility, AuditEvent.action.like("group.%")))
-    q = select(AuditEvent).where(cond)
+    q = select(AuditEvent).where(_visible_events(session, user, facility_id))
     if action:
         q = q.where(AuditEvent.action.like(f"{action.replace('%', '')}%"))
     if first is not None:
@@ -308,8 +303,21 @@ def booking_events(session: Session, booking: Booking) -> list[AuditEvent]:
                                 .order_by(AuditEvent.at, AuditEvent.id)))
 
 
-def action_names(session: Session) -> list[str]:
-    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+def _visible_events(session: Session, user: User, facility_id: int | None) -> ColumnElement[bool]:
+    """The events ``user`` may read in the log (see ``audit_log``)."""
+    ids = _facility_ids(session, user, facility_id)
+    cond: ColumnElement[bool] = AuditEvent.facility_id.in_(ids)
+    if facility_id is None:
+        no_facility = AuditEvent.facility_id.is_(None)
+        cond = or_(cond, no_facility if user.is_admin else and_(no_facility, AuditEvent.action.like("group.%")))
+    return cond
+
+
+def action_names(session: Session, user: User) -> list[str]:
+    """The actions of the events ``user`` can see: the log's filter offers no action it would show
+    nothing for (a staff member does not see the admins' or the members' own events)."""
+    return list(session.scalars(select(AuditEvent.action).where(_visible_events(session, user, None))
+                                .distinct().order_by(AuditEvent.action)))
 
 
 def staff_booking(session: Session, user: User, booking_id: int) -> Booking:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import Text, cast, select
@@ -914,7 +915,7 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
         else:
             db.session.commit()
             if following:
-                flash(_("%(n)s件の予約を取り消しました。", n=len(done)), "success")
+                flash(ngettext("%(num)s件の予約を取り消しました。", "%(num)s件の予約を取り消しました。", len(done)), "success")
             else:
                 flash(_("予約を取り消しました。"), "success")
             return redirect(url_for("booking.detail", booking_id=booking.id))

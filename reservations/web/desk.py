@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -665,10 +666,12 @@ def emergency():  # type: ignore[no-untyped-def]
             preview = csvc.emergency_preview(_db(), facility, day, actor=me())
         else:
             db.session.commit()
-            flash(_("%(day)sを休館にし、%(n)s件の予約を取り消しました。各団体に通知します。",
-                    day=day.isoformat(), n=len(result.cancelled)), "success")
+            flash(ngettext("%(day)sを休館にし、%(num)s件の予約を取り消しました。各団体に通知します。",
+                           "%(day)sを休館にし、%(num)s件の予約を取り消しました。各団体に通知します。",
+                           len(result.cancelled), day=day.isoformat()), "success")
             if result.in_use:
-                flash(_("利用中の%(n)s件は取り消していません。窓口で対応してください。", n=len(result.in_use)),
+                flash(ngettext("利用中の%(num)s件は取り消していません。窓口で対応してください。",
+                               "利用中の%(num)s件は取り消していません。窓口で対応してください。", len(result.in_use)),
                       "warning")
             return redirect(url_for("desk.today", facility=facility.id, day=day.isoformat()))
     form.expected.data = len(preview.cancellable)
@@ -694,7 +697,7 @@ def log():  # type: ignore[no-untyped-def]
     facility = _db().get(Facility, fid) if fid else None
     args = {k: v for k, v in {"facility": fid, "action": action, "first": first and first.isoformat(),
                               "last": last and last.isoformat()}.items() if v}
-    return render_template("desk/log.html", result=result, actions=dsvc.action_names(_db()), action=action,
+    return render_template("desk/log.html", result=result, actions=dsvc.action_names(_db(), me()), action=action,
                            first=first, last=last, args=args, **_common(facility))
 
 

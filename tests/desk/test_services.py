@@ -276,3 +276,15 @@ def test_audit_log_filters_and_paginates(desk: Desk) -> None:
         dsvc.audit_log(db.session, desk.staff, facility_id=desk.other.id)
     b = db.session.scalars(select(Booking).order_by(Booking.id)).first()
     assert b is not None and [e.action for e in dsvc.booking_events(db.session, b)] == ["booking.created"]
+
+
+def test_action_names_are_those_of_visible_events(desk: Desk) -> None:
+    from reservations.services import audit
+
+    desk.book(desk.elsewhere, day=TODAY + timedelta(days=10), slot="morning")  # the other facility
+    audit.record(db.session, "feed_token.created", now=NOW, actor=desk.member)
+    rsvc.suspend(db.session, desk.group, actor=desk.other_staff, now=NOW, reason="会費未納")
+    db.session.commit()
+    assert dsvc.action_names(db.session, desk.staff) == ["group.suspended"]
+    assert dsvc.action_names(db.session, desk.other_staff) == ["booking.created", "group.suspended"]
+    assert dsvc.action_names(db.session, desk.admin) == ["booking.created", "feed_token.created", "group.suspended"]

@@ -311,3 +311,39 @@ def test_state_changes_need_a_csrf_token(csrf_app) -> None:  # type: ignore[no-u
     assert r.status_code == 302
     db.session.refresh(b)
     assert b.status == "provisional"
+
+
+def test_log_names_actions_and_offers_only_those_staff_can_see(staff_client: FlaskClient, desk: Desk) -> None:
+    """The log shows what an action is ("予約の申込み"), with its code for searching; its filter
+    lists the actions of events the staff member can read, not the members' own or admins' events."""
+    from reservations.services import audit
+
+    desk.book(desk.large, day=LATER, slot="morning")
+    audit.record(db.session, "feed_token.created", now=NOW, actor=desk.member)
+    db.session.commit()
+    page = staff_client.get("/desk/log").get_data(as_text=True)
+    assert "予約の申込み" in page and "booking.created" in page
+    assert 'value="booking.created"' in page and 'value="feed_token.created"' not in page
+    staff_client.post("/language", data={"language": "en"})
+    assert ">Booking made<" in staff_client.get("/desk/log").get_data(as_text=True)
+
+
+def test_queues_offer_every_served_facility_again(client: FlaskClient, desk: Desk) -> None:
+    """Approvals and claims list every facility one serves, or one: once one is chosen, the menu
+    must offer the way back; pages of one facility (today) do not offer "all"."""
+    login(client, desk.admin)
+    all_option = '<option value="">担当のすべての施設</option>'
+    for queue in ("/desk/approvals", "/desk/claims"):
+        chosen = client.get(f"{queue}?facility={desk.facility.id}").get_data(as_text=True)
+        assert all_option in chosen
+        assert '<option value="" selected>担当のすべての施設</option>' in client.get(queue).get_data(as_text=True)
+    assert "担当のすべての施設" not in client.get(f"/desk/?facility={desk.facility.id}").get_data(as_text=True)
+
+
+def test_counts_in_english_are_singular_for_one(staff_client: FlaskClient, desk: Desk) -> None:
+    url = f"/desk/sheet?day={LATER.isoformat()}"
+    desk.book(desk.large, day=LATER, slot="evening")
+    staff_client.post("/language", data={"language": "en"})
+    assert ">1 booking<" in staff_client.get(url).get_data(as_text=True)
+    desk.book(desk.large, day=LATER, slot="morning")
+    assert ">2 bookings<" in staff_client.get(url).get_data(as_text=True)
