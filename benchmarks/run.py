@@ -183,15 +183,30 @@ def find_rule(app: Any, pattern: str) -> Any | None:
 
 
 class QueryCounter:
+    """Statements sent through the engine (BEGIN included), and those ``database.read_rows`` sends
+    straight to the driver, which engine events do not see."""
+
     def __init__(self, engine: Any) -> None:
         self.count = 0
         self.engine = engine
 
     def __enter__(self) -> QueryCounter:
+        from reservations import database
+
+        self._direct = database._run
+
+        def counted(*args: Any) -> Any:
+            self.count += 1
+            return self._direct(*args)
+
+        database._run = counted  # type: ignore[assignment]
         event.listen(self.engine, "before_cursor_execute", self._on)
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        from reservations import database
+
+        database._run = self._direct  # type: ignore[assignment]
         event.remove(self.engine, "before_cursor_execute", self._on)
 
     def _on(self, *args: Any) -> None:
