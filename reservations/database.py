@@ -96,16 +96,17 @@ def read_rows(session: Session, statement: Executable, params: dict[str, Any]) -
     try:
         return _run(dbapi, engine.dialect, statement, params)
     finally:
-        if autocommit:
-            driver.autocommit = False  # type: ignore[union-attr]
+        try:
+            if autocommit:
+                driver.autocommit = False  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a connection that cannot be put back as it was is not reused
+            dbapi.invalidate()
         dbapi.close()  # back to the pool
-
-
 
 
 def _run(dbapi: Any, dialect: Dialect, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     compiled = _compiled(statement, dialect)
-    values: dict[str, Any] = dict(compiled.construct_params(params) or {})
+    values: dict[str, Any] = dict(compiled.construct_params(params, escape_names=False) or {})
     args: Any = tuple(values[name] for name in compiled.positiontup or ()) if compiled.positional else values
     cursor = dbapi.cursor()
     try:
@@ -117,5 +118,10 @@ def _run(dbapi: Any, dialect: Dialect, statement: Executable, params: dict[str, 
 
 @lru_cache(maxsize=16)
 def _compiled(statement: Executable, dialect: Dialect) -> SQLCompiler:
-    """Compiled once per statement and database (both are long-lived objects)."""
-    return statement.compile(dialect=dialect)  # type: ignore[attr-defined,no-any-return]
+    """Compiled once per statement and database (both are long-lived objects). Parameters the
+    statement renders at execution (IN lists, literal values) or converts by type would need
+    SQLAlchemy's execution path: refused here rather than sent half-done."""
+    compiled: SQLCompiler = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if compiled.post_compile_params or compiled.literal_execute_params or compiled._bind_processors:
+        raise ValueError("read_rows takes plain parameters only (no IN lists, literals or typed values)")
+    return compiled

@@ -48,3 +48,10 @@ def test_leaves_a_pooled_connection_in_transactional_mode(app: Flask) -> None:
     finally:
         for raw in connections:
             raw.close()
+
+
+def test_refuses_statements_that_need_the_execution_path(app: Flask) -> None:
+    """IN lists are rendered at execution and typed values converted by SQLAlchemy: the driver
+    alone would get them half done, so such a statement is refused."""
+    with pytest.raises(ValueError, match="plain parameters"):
+        read_rows(db.session, select(Group.id).where(Group.id.in_(bindparam("ids", expanding=True))), {"ids": [1]})

@@ -633,7 +633,8 @@ def closures():  # type: ignore[no-untyped-def]
             flash(_("休館を登録しました。"), "success")
             affected = csvc.affected_bookings(_db(), facility, closure.start_date, closure.end_date, closure.room)
             if affected:
-                flash(_("この期間に有効な予約が%(n)s件あります。個別に連絡・取消してください。", n=len(affected)),
+                flash(ngettext("この期間に有効な予約が%(num)s件あります。個別に連絡・取消してください。",
+                               "この期間に有効な予約が%(num)s件あります。個別に連絡・取消してください。", len(affected)),
                       "warning")
             return redirect(url_for("desk.closures", facility=facility.id))
     elif request.method == "POST":
