@@ -80,10 +80,11 @@ def register_web(app: Flask) -> None:
                 url = url_for(endpoint)
                 items.append({"url": url, "label": label, "active": request.path == url})
         from ..domain.lifecycle import status_label
-        from .audit_labels import action_label
-        from .i18n import lang
+        from .audit_labels import action_label, note_text
+        from .i18n import lang, list_separator, paren
 
-        return {"nav_items": items, "lang": lang(), "status_label": status_label, "action_label": action_label}
+        return {"nav_items": items, "lang": lang(), "status_label": status_label, "action_label": action_label,
+                "note_text": note_text, "paren": paren, "list_sep": list_separator()}
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

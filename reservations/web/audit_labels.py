@@ -7,6 +7,8 @@ the catalogs are merged into one. An action not listed shows its code.
 
 from __future__ import annotations
 
+import re
+
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "booking.created": ("予約の申込み", "Booking made"),
     "booking.approve": ("承認", "Approved"),
@@ -58,3 +60,29 @@ def action_label(code: str, language: str) -> str:
     if pair is None:
         return code
     return pair[1] if language == "en" else pair[0]
+
+
+# Notes our own code writes (user-entered reasons are shown as they are).
+_SYSTEM_NOTES: dict[str, tuple[str, str]] = {
+    "scheduler": ("自動処理", "Automatic (scheduler)"),
+    "bulk": ("一括承認", "Approved in bulk"),
+    "auto-confirm after claim deadline": ("期限後の自動確定", "Confirmed automatically after the claim deadline"),
+}
+_PAYMENT_NOTE = re.compile(r"(cash|bank_transfer|exempt) (\d+)")
+_LATE_NOTE = re.compile(r"late (\d+) min")
+
+
+def note_text(action: str, note: str, language: str) -> str:
+    """An event's note for staff: the notes the system writes in words ("cash 500" → "窓口で現金
+    500円"), anything else as written."""
+    pair = _SYSTEM_NOTES.get(note)
+    if pair is not None:
+        return pair[1] if language == "en" else pair[0]
+    if action == "booking.confirm" and (m := _PAYMENT_NOTE.fullmatch(note)):
+        from .booking import yen
+        from .desk import PAYMENT_LABELS
+
+        return f"{PAYMENT_LABELS[m.group(1)]} {yen(int(m.group(2)), language)}"
+    if action == "booking.check_in" and (m := _LATE_NOTE.fullmatch(note)):
+        return f"{m.group(1)} min late" if language == "en" else f"{m.group(1)}分遅れ"
+    return note

@@ -56,7 +56,7 @@ from ..services import bookings as svc
 from ..services.mapping import rules_of
 from ..services.permissions import Forbidden, NotFound
 from .forms_util import DayField, apply_domain_error
-from .i18n import lang
+from .i18n import aside, lang
 from .safety import parse_day, parse_id
 
 bp = Blueprint("booking", __name__)
@@ -606,16 +606,18 @@ def _setup_form(form: BookingForm, room: Room, rules: RoomRules, options: list[t
         labels.append((str(g.id), text))
     form.group.choices = _choices(labels)
     if isinstance(rules.scheme, FixedSlots):
-        slots = [(s.code, f"{s.name(language)}（{s.start:%H:%M}–{s.end:%H:%M}）") for s in rules.scheme.slots]
+        slots = [(s.code, s.name(language) + aside(f"{s.start:%H:%M}–{s.end:%H:%M}", language))
+                 for s in rules.scheme.slots]
         for j in rules.scheme.joined:
             t = rules.scheme.times(j.code)
             if t:
-                slots.append((j.code, f"{j.name(language)}（{t[0]:%H:%M}–{t[1]:%H:%M}）"))
+                slots.append((j.code, j.name(language) + aside(f"{t[0]:%H:%M}–{t[1]:%H:%M}", language)))
         form.slot.choices = _choices(slots)
     fees = rules.fees
     per = {"booking": _("1回"), "slot": _("1区分"), "hour": _("1時間")}
     form.extras.choices = _choices([
-        (e.code, f"{e.name(language)}（{yen(e.price, language)}／{per.get(e.per, e.per)}）") for e in fees.extras])
+        (e.code, e.name(language) + aside(f"{yen(e.price, language)}{'/' if language == 'en' else '／'}"
+                                          f"{per.get(e.per, e.per)}", language)) for e in fees.extras])
     monthly = nth_label(day, language) if day else _("毎月（同じ週の同じ曜日）")
     weekly = (_("毎週%(w)s曜日", w=weekday_name(day.weekday(), language)) if day else _("毎週"))
     form.repeat.choices = _choices([("none", _("繰り返さない")), ("weekly", weekly), ("monthly", monthly)])

@@ -49,7 +49,7 @@ from ..services import registrations as rsvc
 from ..services.mapping import FacilityRooms, slot_scheme
 from ..services.permissions import Forbidden, NotFound
 from .forms_util import DayField, apply_domain_error
-from .i18n import lang
+from .i18n import aside, lang
 from .safety import parse_day, parse_id, safe_next
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -132,7 +132,7 @@ def _choices(pairs: list[tuple[Any, Any]]) -> list[Any]:
 def who(booking: Booking) -> str:
     if booking.group is not None:
         return booking.group.name
-    return f"{booking.contact_name}（{booking.contact_phone}）" if booking.contact_phone else booking.contact_name
+    return booking.contact_name + aside(booking.contact_phone, lang()) if booking.contact_phone else booking.contact_name
 
 
 def slot_name(booking: Booking, language: str) -> str:
@@ -400,7 +400,7 @@ def _behalf_setup(form: BehalfForm, facility: Facility, language: str) -> None:
     form.slot_code.choices = _choices(list(codes.items()))
     groups = dsvc.bookable_groups(_db())
     form.group_id.choices = _choices([(0, _("団体なし（個人・一回限りの連絡先）"))] +
-                                     [(g.id, f"{g.name}（{g.status_label(language)}）") for g in groups])
+                                     [(g.id, g.name + aside(g.status_label(language), language)) for g in groups])
 
 
 @bp.route("/book", methods=["GET", "POST"])
@@ -476,11 +476,14 @@ class SuspendForm(FlaskForm):
     submit = SubmitField(_l("登録を停止する"))
 
 
+def _exemption_names(language: str) -> dict[str, str]:
+    """Each exemption category's name, by code: staff read "登録団体（50%減額）", not ``civic_50``."""
+    return {k: v[1] if language == "en" else v[0] for k, v in rsvc.exemption_categories(_db()).items()}
+
+
 def _register_form(language: str, group: Group | None = None, *, formdata: bool = True) -> RegisterForm:
     form = RegisterForm() if formdata else RegisterForm(formdata=None)
-    cats = rsvc.exemption_categories(_db())
-    form.exemption_code.choices = _choices([("", _("なし"))] +
-                                           [(k, v[1] if language == "en" else v[0]) for k, v in cats.items()])
+    form.exemption_code.choices = _choices([("", _("なし")), *_exemption_names(language).items()])
     if group is not None and not formdata:
         form.exemption_code.data = group.exemption_code or ""
         form.renewal_date.data = group.renewal_date
@@ -496,7 +499,7 @@ def groups():  # type: ignore[no-untyped-def]
     rows = rsvc.list_groups(_db(), me(), status=status)
     counts = dsvc.no_show_counts(_db(), [g.id for g in rows])
     return render_template("desk/groups.html", rows=rows, status=status, statuses=GROUP_STATUSES, counts=counts,
-                           **_common())
+                           exemption_names=_exemption_names(lang()), **_common())
 
 
 def _group(group_id: int) -> Group:
@@ -516,7 +519,7 @@ def _served_ids() -> list[int] | None:
 def group(group_id: int):  # type: ignore[no-untyped-def]
     g = _group(group_id)
     hist = rsvc.history(_db(), g, actor=me(), facility_ids=_served_ids())
-    return render_template("desk/group.html", group=g, hist=hist,
+    return render_template("desk/group.html", group=g, hist=hist, exemption_names=_exemption_names(lang()),
                            register_form=_register_form(lang(), g, formdata=False), suspend_form=SuspendForm(),
                            rename_form=_rename_form(lang(), g), **_common())
 

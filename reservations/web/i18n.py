@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request, session
 from flask_login import current_user
+from markupsafe import Markup
 
 
 def select_locale() -> str:
@@ -23,3 +24,19 @@ def lang() -> str:
 
     loc = get_locale()
     return "en" if loc is not None and loc.language == "en" else "ja"
+
+
+def aside(value: object, language: str) -> str:
+    """``paren`` as plain text, for labels built in Python (form choices, names)."""
+    return f"（{value}）" if language == "ja" else f" ({value})"
+
+
+def paren(value: object) -> Markup:
+    """An aside in brackets as each language writes it: full-width brackets in Japanese,
+    a space and ASCII brackets in English ("会議室（中部地区市民センター）", "Room (Chubu Center)")."""
+    return (Markup("（%s）") if lang() == "ja" else Markup(" (%s)")) % value  # escapes ``value`` unless Markup
+
+
+def list_separator() -> str:
+    """Between the items of a list written in a sentence: 、 in Japanese, a comma in English."""
+    return "、" if lang() == "ja" else ", "

@@ -124,6 +124,14 @@ def test_english_pages(client, world):
     assert "○ Free" in page and "× Booked" in page and "Tue 8 Dec 2026" in page
     page = text(client.get(f"/rooms/{world.large.id}").get_data(as_text=True))
     assert "Booking rules" in page and "Registered groups" in page
+    # asides and lists as English writes them, not with Japanese brackets and commas
+    assert "Projector, Whiteboard" in page and "220 yen (per slot)" in page.replace("¥220", "220 yen")
+    assert "（" not in page and "、" not in page
+    login(client, world.member)
+    world.member.language = "en"
+    db.session.commit()
+    form = text(client.get(f"/book?room={world.large.id}&date=2026-12-09&slot=morning").get_data(as_text=True))
+    assert f"Large Room ({world.facility.name_en})" in form and "（" not in form
 
 
 def test_room_page_facts_fees_rules_exemption_and_feed(client, world):

@@ -347,3 +347,25 @@ def test_counts_in_english_are_singular_for_one(staff_client: FlaskClient, desk:
     assert ">1 booking<" in staff_client.get(url).get_data(as_text=True)
     desk.book(desk.large, day=LATER, slot="morning")
     assert ">2 bookings<" in staff_client.get(url).get_data(as_text=True)
+
+
+def test_desk_shows_names_not_codes(staff_client: FlaskClient, desk: Desk) -> None:
+    """Staff read the exemption category by its name and a payment note in words, not
+    ``civic_50`` or ``cash 880``."""
+    page = staff_client.get(f"/desk/groups/{desk.group.id}").get_data(as_text=True)
+    assert "civic_50" not in text(staff_client.get("/desk/groups"))
+    assert "<dd>civic_50</dd>" not in page and "<dd>登録団体</dd>" in page
+    b = desk.book(desk.large, day=LATER, slot="evening")
+    r = staff_client.post(f"/desk/bookings/{b.id}/payment", data={"method": "cash", "amount": str(b.fee_total)})
+    assert r.status_code in (302, 303)
+    booking_page = text(staff_client.get(f"/desk/bookings/{b.id}"))
+    assert f"cash {b.fee_total}" not in booking_page and f"窓口で現金 {b.fee_total:,}円" in booking_page
+
+
+def test_system_notes_in_words() -> None:
+    from reservations.web.audit_labels import note_text
+
+    assert note_text("booking.release", "scheduler", "ja") == "自動処理"
+    assert note_text("booking.check_in", "late 12 min", "en") == "12 min late"
+    assert note_text("booking.cancel", "late 12 min", "en") == "late 12 min"  # a reason someone typed
+    assert note_text("booking.reject", "定員超過", "ja") == "定員超過"
