@@ -184,3 +184,19 @@ def test_grid_cell_links_and_times_equal_the_general_helpers(app):  # type: igno
         for n in range(0, 24 * 60, 35):
             instant = t + timedelta(minutes=n)
             assert text.time(instant) == instant.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+
+
+def test_asides_escape_and_follow_the_language(app):  # type: ignore[no-untyped-def]
+    from flask_babel import refresh
+    from markupsafe import Markup
+
+    from reservations.web.i18n import aside, paren
+
+    with app.test_request_context("/", headers={"Accept-Language": "ja"}):
+        refresh()
+        assert str(paren("<b>")) == "（&lt;b&gt;）"
+        assert str(paren(Markup("<b>x</b>"))) == "（<b>x</b>）"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        refresh()  # the test's app context outlives the request: its cached locale with it
+        assert str(paren("A & B")) == " (A &amp; B)"
+    assert (aside("9:00", "en"), aside("9:00", "ja")) == (" (9:00)", "（9:00）")
