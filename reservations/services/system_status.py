@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..domain.errors import DomainError
 from ..jobs.registry import JOBS
 from ..mail import outbox
 from ..models import JobLease, OutboxMessage, User
 from . import audit
-from .permissions import require_admin
+from .accounts import check_email, normalize_email
+from .permissions import NotFound, require_admin
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,25 @@ def retry_failed_mail(session: Session, actor: User, *, now: datetime, ids: Sequ
         audit.record(session, "mail.retry", now=now, actor=actor,
                      after={"count": count, "ids": sorted(ids) if ids is not None else "all"})
     return count
+
+
+def resend_to(session: Session, actor: User, message_id: int, recipient: str, *, now: datetime) -> OutboxMessage:
+    """Send a failed message again to a corrected address (a typo in a group's contact address,
+    a mailbox that moved). Only the message changes: the group's or user's stored address is
+    corrected where it lives (the group's details, the account), so the next message goes right
+    too. One transaction; the old and new address go into the audit trail."""
+    require_admin(actor)
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.status != "failed":
+        raise NotFound()
+    address = normalize_email(recipient)
+    bad = check_email(address, "recipient")
+    if bad:
+        raise DomainError(bad)
+    before = message.recipient
+    if not outbox.retry(session, now=now, ids=[message.id]):  # takes the write transaction first
+        raise NotFound()  # retried by someone else meanwhile
+    message.recipient = address
+    audit.record(session, "mail.redirected", now=now, actor=actor, before={"recipient": before},
+                 after={"recipient": address, "id": message.id})
+    return message

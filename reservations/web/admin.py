@@ -401,13 +401,46 @@ def user_active(user_id: int) -> Response:
 @bp.get("/system")
 @admin_required
 def system():  # type: ignore[no-untyped-def]
+    return _system_page()
+
+
+def _system_page(resend: dict[str, Any] | None = None, status: int = 200) -> Any:
+    """``resend``: a refused new address (message id, what was typed, why), shown at its row."""
     now = utcnow()
     session = db.session()
     return render_template(
         "admin/system.html", jobs=system_status.jobs(session, me(), now=now),
         counts=system_status.mail_counts(session, me(), now=now),
-        failed=system_status.failed_mail(session, me()),
-    )
+        failed=system_status.failed_mail(session, me()), resend=resend or {},
+    ), status
+
+
+class ResendForm(FlaskForm):
+    recipient = StringField(_l("新しい宛先"), validators=[InputRequired(), Length(max=254)])
+
+
+@bp.post("/system/mail/<int:message_id>/resend-to")
+@admin_required
+def resend_mail_to(message_id: int) -> Any:
+    """Send a failed message again, to a corrected address."""
+    form = ResendForm()
+    typed = (form.recipient.data or "").strip()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _system_page({"id": message_id, "value": typed, "error": _("新しい宛先を入力してください。")}, 422)
+    try:
+        message = system_status.resend_to(db.session(), me(), message_id, typed, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        if isinstance(exc, NotFound):
+            abort(404)
+        return _system_page({"id": message_id, "value": typed,
+                             "error": " ".join(f.message(lang()) for f in exc.failures)}, 422)
+    db.session.commit()
+    flash(_("メール %(id)s を %(to)s に再送します。数分以内に送信されます。", id=message.id, to=message.recipient),
+          "success")
+    return redirect(url_for("admin.system"))
 
 
 @bp.post("/system/mail/retry")

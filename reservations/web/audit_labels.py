@@ -47,6 +47,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "admin.user_activated": ("アカウントの有効化", "Account enabled"),
     "admin.user_deactivated": ("アカウントの無効化", "Account disabled"),
     "mail.retry": ("メールの再送", "Mail resent"),
+    "mail.redirected": ("メールを別の宛先に再送", "Mail resent to another address"),
     "user.signed_up": ("利用者登録", "Signed up"),
     "user.profile_updated": ("利用者情報の変更", "Profile changed"),
     "user.password_changed": ("パスワードの変更", "Password changed"),

@@ -35,7 +35,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
     from reservations import create_app
     from reservations.demo import seed
     from reservations.extensions import db
-    from reservations.models import Booking, Facility, Group, Room, User
+    from reservations.models import Booking, Facility, Group, OutboxMessage, Room, User
     from tests.factories import NOW
 
     path = tmp_path_factory.mktemp("a11y") / "demo.sqlite3"
@@ -46,6 +46,10 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
     })
     with app.app_context():
         assert seed(db.session(), now=NOW, progress=lambda _: None)
+        # a message that could not be delivered, so the system page shows its table and forms
+        db.session.add(OutboxMessage(dedupe_key="a11y:failed", kind="booking_released", recipient="typo@exmaple.jp",
+                                     language="ja", context={}, status="failed", attempts=5, next_attempt_at=NOW,
+                                     created_at=NOW, last_error="550 mailbox unavailable"))
         db.session.commit()
         facility = db.session.scalars(select(Facility).where(Facility.code == "naya")).one()
         room = db.session.scalars(select(Room).where(Room.facility_id == facility.id).order_by(Room.id)).first()

@@ -72,3 +72,55 @@ def test_jobs_that_never_ran_are_flagged_until_they_run(app: Flask, client: Flas
     page = client.get("/admin/system").data.decode()
     assert "未実行" not in page and "（遅れ）" not in page
     assert "release-unclaimed" in page
+
+
+def test_failed_mail_sent_again_to_a_corrected_address(client: FlaskClient, desk: Desk) -> None:
+    """A typo in an address fails for good; the administrator sends the message again to the right
+    address. A bad address is refused at its row with what was typed kept; the change is audited."""
+    typo = _failed(1, "group@exmaple.jp")
+    other = _failed(2, "b@example.jp")
+    db.session.commit()
+    login(client, desk.admin)
+    url = f"/admin/system/mail/{typo.id}/resend-to"
+
+    r = client.post(url, data={"recipient": "group@example"})
+    page = r.data.decode()
+    assert r.status_code == 422 and 'value="group@example"' in page and "メールアドレスの形式が正しくありません" in page
+    assert client.post(url, data={"recipient": ""}).status_code == 422
+    db.session.expire_all()
+    assert (typo.status, typo.recipient) == ("failed", "group@exmaple.jp")  # nothing written
+
+    r = client.post(url, data={"recipient": " Group@Example.jp "}, follow_redirects=True)
+    assert r.status_code == 200 and "group@example.jp に再送します" in r.data.decode()
+    db.session.expire_all()
+    assert (typo.status, typo.attempts, typo.recipient) == ("pending", 0, "group@example.jp")
+    assert other.status == "failed"
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "mail.redirected")).one()
+    assert event.before == {"recipient": "group@exmaple.jp"} and event.after["recipient"] == "group@example.jp"
+    assert client.post(url, data={"recipient": "x@example.jp"}).status_code == 404  # no longer failed
+
+
+def test_only_admins_redirect_mail(app: Flask, desk: Desk) -> None:
+    m = _failed(1, "a@example.jp")
+    db.session.commit()
+    for user in (desk.member, desk.staff):
+        client = app.test_client()
+        login(client, user)
+        assert client.post(f"/admin/system/mail/{m.id}/resend-to", data={"recipient": "x@example.jp"}).status_code == 403
+    db.session.expire_all()
+    assert m.recipient == "a@example.jp"
+
+
+def test_redirecting_mail_needs_a_csrf_token(csrf_app: Flask) -> None:
+    from tests.factories import make_user
+
+    admin = make_user("admin")
+    m = _failed(1, "a@example.jp")
+    db.session.commit()
+    client = csrf_app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = admin.get_id()
+        s["_fresh"] = True
+    assert client.post(f"/admin/system/mail/{m.id}/resend-to", data={"recipient": "x@example.jp"}).status_code == 400
+    db.session.expire_all()
+    assert (m.status, m.recipient) == ("failed", "a@example.jp")
