@@ -895,7 +895,8 @@ def cancel(booking_id: int):  # type: ignore[no-untyped-def]
     if rest:
         form.scope.choices = [
             ("this", _("この日（%(day)s）だけ", day=fmt_day(local_day(booking.start_at, tz), language))),
-            ("following", _("この日と、それ以降の%(n)s日（計%(total)s日）", n=len(rest), total=len(rest) + 1)),
+            ("following", ngettext("この日と、それ以降の%(num)s日（計%(total)s日）", "この日と、それ以降の%(num)s日（計%(total)s日）",
+                                   len(rest), total=len(rest) + 1)),
         ]
     else:
         del form.scope

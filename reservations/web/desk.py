@@ -48,6 +48,7 @@ from ..services import desk as dsvc
 from ..services import registrations as rsvc
 from ..services.mapping import FacilityRooms, slot_scheme
 from ..services.permissions import Forbidden, NotFound
+from .booking import fmt_day
 from .forms_util import DayField, apply_domain_error
 from .i18n import aside, lang
 from .safety import parse_day, parse_id, safe_next
@@ -672,7 +673,7 @@ def emergency():  # type: ignore[no-untyped-def]
             db.session.commit()
             flash(ngettext("%(day)sを休館にし、%(num)s件の予約を取り消しました。各団体に通知します。",
                            "%(day)sを休館にし、%(num)s件の予約を取り消しました。各団体に通知します。",
-                           len(result.cancelled), day=day.isoformat()), "success")
+                           len(result.cancelled), day=fmt_day(day, lang())), "success")
             if result.in_use:
                 flash(ngettext("利用中の%(num)s件は取り消していません。窓口で対応してください。",
                                "利用中の%(num)s件は取り消していません。窓口で対応してください。", len(result.in_use)),

@@ -218,7 +218,7 @@ def test_cancel_a_series_from_one_date_on(client, world):
     world.member.language = "en"
     db.session.commit()
     en = text(client.get(f"/bookings/{second.id}/cancel").get_data(as_text=True))
-    assert "What to cancel" in en and f"This date and every later date ({len(later) + 1} dates)" in en
+    assert "What to cancel" in en and f"This date and the {len(later)} later date{'s' if len(later) != 1 else ''} ({len(later) + 1} dates)" in en
     world.member.language = "ja"
     db.session.commit()
     r = client.post(f"/bookings/{second.id}/cancel", data={"scope": "following", "reason": "活動休止"})

@@ -139,6 +139,8 @@ def test_emergency_closure_confirm_page_then_cancel(staff_client: FlaskClient, d
     r = staff_client.post("/desk/closures/emergency", data={
         "day": TODAY.isoformat(), "reason_ja": "暴風警報", "reason_en": "Storm", "expected": "2", "confirm": "1"})
     assert r.status_code == 302
+    flashed = text(staff_client.get(r.headers["Location"]))
+    assert f"{TODAY.month}月{TODAY.day}日" in flashed and f"{TODAY.isoformat()}を休館" not in flashed  # the day as people write it
     for b in (b1, b2):
         db.session.refresh(b)
         assert (b.status, b.cancellation_fee) == ("cancelled", 0)
