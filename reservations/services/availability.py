@@ -27,11 +27,10 @@ from .mapping import (
     facility_calendar,
     load_closures_of,
     load_occupied,
-    load_unit_map,
     local_bounds,
-    room_rules,
     rule_columns,
     rules_from_columns,
+    rules_of,
 )
 
 MAX_RANGE_DAYS = 62
@@ -71,32 +70,29 @@ def _room_summaries(session: Session, facilities: Sequence[Facility]) -> dict[in
         .where(Room.facility_id.in_(by_id))
         .order_by(Room.facility_id, Room.sort_order, Room.id)
     ).all()
-    units = UnitMap.from_links((row[5], row[3]) for row in rows)
-    first: dict[int, Any] = {}
+    links: list[tuple[int, int | None]] = []
+    first: dict[int, tuple[int, int, str | None, tuple[Any, ...]]] = {}  # active room → its first row
     among: dict[int, list[int]] = {}
-    for row in rows:
-        if row[2] and row[5] not in first:
-            first[row[5]] = row
-            among.setdefault(row[0], []).append(row[5])
-    for fid, sort_order, _active, _part, equipment, *columns in first.values():
+    for fid, sort_order, active, part_id, equipment, *columns in rows:
         room_id = columns[0]
-        rules = rules_from_columns(tuple(columns), units.units[room_id], units.related(room_id, among=among[fid]))
+        links.append((room_id, part_id))
+        if active and room_id not in first:
+            first[room_id] = (fid, sort_order, equipment, tuple(columns))
+            among.setdefault(fid, []).append(room_id)
+    units = UnitMap.from_links(links)
+    for room_id, (fid, sort_order, equipment, stored) in first.items():
+        rules = rules_from_columns(stored, units.units[room_id], units.related(room_id, among=among[fid]))
         out[fid].append(RoomSummary(by_id[fid], sort_order, rules, equipment))
     return out
 
 
-def _summary_of(session: Session, room: Room, summaries: Sequence[RoomSummary] | None = None) -> RoomSummary:
-    """One room's summary as the grid computes it (related rooms among the active ones), from its
-    facility's ``summaries`` when loaded already; a room taken out of use is not among them, and
-    gets its rules from the ORM."""
-    if summaries is None:
-        summaries = _room_summaries(session, [room.facility])[room.facility_id]
+def _summary_of(session: Session, room: Room, summaries: Sequence[RoomSummary]) -> RoomSummary:
+    """One room's summary from its facility's ``summaries``; a room taken out of use is not among
+    them, and gets the rules booking it would apply (``rules_of``)."""
     for summary in summaries:
         if summary.id == room.id:
             return summary
-    units = load_unit_map(session, room.facility_id)
-    rules = room_rules(room, units.units[room.id], units.related(room.id, among=[s.id for s in summaries]))
-    return RoomSummary(room.facility, room.sort_order, rules)
+    return RoomSummary(room.facility, room.sort_order, rules_of(session, room))
 
 
 def facility_availability(
@@ -411,7 +407,7 @@ def suggest_alternatives(
             break
 
     later: list[Alternative] = []
-    mine = _summary_of(session, room, summaries.get(room.facility_id))
+    mine = _summary_of(session, room, summaries.get(room.facility_id, []))
     rules = mine.rules
     tz = room.facility.timezone
     first = local_day(start, tz)

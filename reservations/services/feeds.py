@@ -112,32 +112,28 @@ def room_feed(session: Session, room_id: int) -> RoomFeed | None:
     newest (updated_at, id) probe. The feed shows what makes the room busy: its own bookings and
     those of rooms sharing a part (the whole hall when this is part A, every part when this is
     the whole hall), worked out by the same ``UnitMap`` as booking does."""
-    rows = [_RoomFeedRow(*row) for row in read_rows(session, _room_feed_statement(), {"room_id": room_id})]
+    rows = [_RoomFeedRow.of(row) for row in read_rows(session, _room_feed_statement(), {"room_id": room_id})]
     first: dict[int, _RoomFeedRow] = {}
     for row in rows:
-        first.setdefault(row.id, row)
+        first.setdefault(row.names.id, row)
     if room_id not in first:
         return None
     me = first[room_id]
-    names = RoomNames(me.id, me.facility_id, me.name_ja, me.name_en, me.facility_ja, me.facility_en)
-    related = sorted(UnitMap.from_links((row.id, row.part_id) for row in rows).related(room_id))
+    names = me.names
+    related = sorted(UnitMap.from_links((row.names.id, row.part_id) for row in rows).related(room_id))
     places = _latest(*(_aware(first[rid].room_updated) for rid in related), _aware(me.facility_updated))
     stamp = FeedStamp(tuple((rid, _aware(first[rid].updated), first[rid].newest_id) for rid in related), places,
                       _aware(me.groups_updated))
-    shown = _shown(me.facility_ja, me.facility_en, me.timezone,
-                   ((rid, first[rid].name_ja, first[rid].name_en) for rid in related))
+    shown = _shown(names.facility_ja, names.facility_en, me.timezone,
+                   ((rid, first[rid].names.name_ja, first[rid].names.name_en) for rid in related))
     return RoomFeed(names, FeedScope("room", f"room:{room_id}", room_ids=frozenset(related)), stamp, shown)
 
 
 class _RoomFeedRow(NamedTuple):
-    """A row of :func:`_room_feed_statement`, as the driver gives it (times may be text)."""
+    """A row of :func:`_room_feed_statement`, as the driver gives it (times may be text): the
+    room's names (its first six columns), then its zone, one direct part and the change probes."""
 
-    id: int
-    facility_id: int
-    name_ja: str
-    name_en: str
-    facility_ja: str
-    facility_en: str
+    names: RoomNames
     timezone: str | None
     part_id: int | None
     updated: Any
@@ -145,6 +141,10 @@ class _RoomFeedRow(NamedTuple):
     room_updated: Any
     facility_updated: Any
     groups_updated: Any
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> _RoomFeedRow:
+        return cls(RoomNames(*row[:6]), *row[6:])
 
 
 @lru_cache(maxsize=1)

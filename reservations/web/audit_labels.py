@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..models.facility import name_in
+
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "booking.created": ("予約の申込み", "Booking made"),
     "booking.approve": ("承認", "Approved"),
@@ -58,9 +60,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 
 def action_label(code: str, language: str) -> str:
     pair = ACTION_LABELS.get(code)
-    if pair is None:
-        return code
-    return pair[1] if language == "en" else pair[0]
+    return code if pair is None else name_in(language, *pair)
 
 
 # Notes our own code writes (user-entered reasons are shown as they are).
@@ -78,7 +78,7 @@ def note_text(action: str, note: str, language: str) -> str:
     500円"), anything else as written."""
     pair = _SYSTEM_NOTES.get(note)
     if pair is not None:
-        return pair[1] if language == "en" else pair[0]
+        return name_in(language, *pair)
     if action == "booking.confirm" and (m := _PAYMENT_NOTE.fullmatch(note)):
         from .booking import yen
         from .desk import PAYMENT_LABELS

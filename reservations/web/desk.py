@@ -41,6 +41,7 @@ from ..domain.lifecycle import Action, Status, can
 from ..domain.slots import FixedSlots
 from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
+from ..models.facility import name_in
 from ..models.group import GROUP_STATUSES, kind_options
 from ..services import bookings as bsvc
 from ..services import closures as csvc
@@ -479,7 +480,7 @@ class SuspendForm(FlaskForm):
 
 def _exemption_names(language: str) -> dict[str, str]:
     """Each exemption category's name, by code: staff read "登録団体（50%減額）", not ``civic_50``."""
-    return {k: v[1] if language == "en" else v[0] for k, v in rsvc.exemption_categories(_db()).items()}
+    return {k: name_in(language, ja, en) for k, (ja, en) in rsvc.exemption_categories(_db()).items()}
 
 
 def _register_form(language: str, group: Group | None = None, *, formdata: bool = True) -> RegisterForm:

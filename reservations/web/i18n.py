@@ -34,7 +34,8 @@ def aside(value: object, language: str) -> str:
 def paren(value: object) -> Markup:
     """An aside in brackets as each language writes it: full-width brackets in Japanese,
     a space and ASCII brackets in English ("会議室（中部地区市民センター）", "Room (Chubu Center)")."""
-    return (Markup("（%s）") if lang() == "ja" else Markup(" (%s)")) % value  # escapes ``value`` unless Markup
+    # the template is our own brackets around %s; ``%`` escapes ``value`` unless it is Markup already
+    return Markup(aside("%s", lang())) % value  # noqa: S704
 
 
 def list_separator() -> str:
