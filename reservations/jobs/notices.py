@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Integer, String, cast, insert, literal, select, true
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -42,13 +40,8 @@ def queue_bulk(session: Session, kind: str, items: Iterable[Item], *, now: datet
         raise ValueError(f"unknown notification kind {kind}")
     rows: dict[str, dict[str, Any]] = {}
     for booking, suffix, context in items:
-        for email, language in notify.recipients(booking):
-            key = f"{kind}:{booking.id}:{suffix}:{email}"
-            rows.setdefault(key, {
-                "dedupe_key": key, "kind": kind, "booking_id": booking.id, "group_id": booking.group_id,
-                "recipient": email, "language": language, "context": dict(context), "status": "pending",
-                "attempts": 0, "next_attempt_at": now, "created_at": now,
-            })
+        for row in notify.message_rows(kind, booking, now=now, key_suffix=suffix, context=context):
+            rows.setdefault(row["dedupe_key"], row)
     if not rows:
         return 0
     keys = list(rows)
@@ -86,7 +79,6 @@ def queue_selected(session: Session, kind: str, bookings: ColumnElement[bool], *
     )
     columns = ("dedupe_key", "kind", "booking_id", "group_id", "recipient", "language", "context", "status",
                "attempts", "next_attempt_at", "created_at")
-    dialect = session.get_bind().dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).from_select(columns, rows)
+    stmt = notify.insert_ignoring_queued(session).from_select(columns, rows)
     res: Any = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
     return int(res.rowcount)

@@ -55,6 +55,7 @@ PAYMENT_METHODS = ("cash", "bank_transfer", "exempt")
 _T = TypeVar("_T")
 # loader options are immutable; built once rather than on every booking
 _WITH_FACILITY = (joinedload(Room.facility),)
+_INSERT_HOLDS = insert(OccupiedUnit.__table__)
 _WITH_MEMBERS = (joinedload(Group.memberships),)
 _WITH_MEMBERSHIPS = (joinedload(User.memberships),)
 
@@ -309,7 +310,7 @@ def create_booking(
         try:
             session.flush()
             # the holds in one statement; the overlap guard of the database checks each row
-            session.execute(insert(OccupiedUnit.__table__), [
+            session.execute(_INSERT_HOLDS, [
                 {"booking_id": b.id, "unit_id": u, "start_at": b.start_at, "end_at": b.end_at + rules.buffer,
                  "active": True}
                 for b in created for u in sorted(rules.units)

@@ -73,22 +73,25 @@ def exemptions(room: Room) -> dict[str, Exemption]:
     }
 
 
-def facility_calendar(facility: Facility, closures: Iterable[Closure] | None = None) -> FacilityCalendar:
+def facility_calendar(facility: Facility, closures: Iterable[DomainClosure] | None = None) -> FacilityCalendar:
+    """The facility's calendar; with ``closures`` (``load_closures``) instead of all its closures."""
     hours = {
         int(k): (_t(v[0]), _t(v[1])) for k, v in (facility.opening_hours or {}).items() if v
     }
-    rows = facility.closures if closures is None else closures
+    rows = tuple(closures) if closures is not None else tuple(
+        _closure(c.start_date, c.end_date, c.reason_ja, c.reason_en, c.room_id) for c in facility.closures)
     return FacilityCalendar(
         tz=facility.timezone,
         hours=hours,
         closed_weekdays=frozenset(facility.closed_weekdays or ()),
         closed_on_holidays=facility.closed_on_holidays,
         new_year_break=facility.new_year_break,
-        closures=tuple(
-            DomainClosure(c.start_date, c.end_date, c.reason_ja, c.reason_en or c.reason_ja, c.room_id)
-            for c in rows
-        ),
+        closures=rows,
     )
+
+
+def _closure(start: date, end: date, reason_ja: str, reason_en: str | None, room_id: int | None) -> DomainClosure:
+    return DomainClosure(start, end, reason_ja, reason_en or reason_ja, room_id)
 
 
 class UnitMap:
@@ -178,11 +181,15 @@ def load_unit_map(session: Session, facility_ids: int | Iterable[int]) -> UnitMa
     """Every room of the facility (or facilities: parts never cross one) with its direct parts,
     in one query of ids."""
     ids = [facility_ids] if isinstance(facility_ids, int) else list(facility_ids)
-    return UnitMap.from_links(session.execute(
-        select(Room.id, room_parts.c.part_id)
-        .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
-        .where(Room.facility_id.in_(ids))
-    ))
+    return UnitMap.from_links(session.execute(_UNIT_LINKS, {"ids": ids}))
+
+
+# built once: each booking reads these, and building a statement costs as much as running it
+_UNIT_LINKS = (
+    select(Room.id, room_parts.c.part_id)
+    .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+    .where(Room.facility_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def rules_of(session: Session, room: Room) -> RoomRules:
@@ -191,26 +198,37 @@ def rules_of(session: Session, room: Room) -> RoomRules:
     return load_unit_map(session, room.facility_id).rules(room)
 
 
-def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[Closure]:
+def load_closures(session: Session, facility_id: int, first: date, last: date) -> list[DomainClosure]:
     """The facility's closures touching ``first``–``last``, in the order of ``Facility.closures``."""
     return load_closures_of(session, [facility_id], first, last)[facility_id]
 
 
 def load_closures_of(session: Session, facility_ids: Iterable[int],
-                     first: date | None = None, last: date | None = None) -> dict[int, list[Closure]]:
-    """Closures per facility in the order of ``Facility.closures`` (start date), one query for all;
-    only those touching ``first``–``last`` when given. A calendar built from these answers exactly as
-    one built from every closure for the days of that range; the full list grows with the years."""
+                     first: date | None = None, last: date | None = None) -> dict[int, list[DomainClosure]]:
+    """Closures per facility in the order of ``Facility.closures`` (start date), one query of
+    columns for all; only those touching ``first``–``last`` when given. A calendar built from these
+    answers exactly as one built from every closure for the days of that range; the full list
+    grows with the years."""
     ids = list(facility_ids)
-    out: dict[int, list[Closure]] = {fid: [] for fid in ids}
+    out: dict[int, list[DomainClosure]] = {fid: [] for fid in ids}
     if not ids:
         return out
-    q = select(Closure).where(Closure.facility_id.in_(ids))
     if first is not None and last is not None:
-        q = q.where(Closure.end_date >= first, Closure.start_date <= last)
-    for c in session.scalars(q.order_by(Closure.facility_id, Closure.start_date, Closure.id)):
-        out[c.facility_id].append(c)
+        rows = session.execute(_CLOSURES_IN_RANGE, {"ids": ids, "first": first, "last": last})
+    else:
+        rows = session.execute(_CLOSURES, {"ids": ids})
+    for facility_id, start, end, reason_ja, reason_en, room_id in rows:
+        out[facility_id].append(_closure(start, end, reason_ja, reason_en, room_id))
     return out
+
+
+_CLOSURES = (
+    select(Closure.facility_id, Closure.start_date, Closure.end_date, Closure.reason_ja, Closure.reason_en,
+           Closure.room_id)
+    .where(Closure.facility_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Closure.facility_id, Closure.start_date, Closure.id)
+)
+_CLOSURES_IN_RANGE = _CLOSURES.where(Closure.end_date >= bindparam("first"), Closure.start_date <= bindparam("last"))
 
 
 _PLAIN_RULE_FIELDS = ("id", "name_ja", "name_en", "capacity", "min_lead_minutes", "buffer_minutes",
