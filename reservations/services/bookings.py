@@ -15,11 +15,10 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import InstanceState, Session, joinedload, scoped_session
-from sqlalchemy.orm.interfaces import ORMOption
 
 from ..database import write_transaction
 from ..domain.calendar import local, local_day
@@ -53,11 +52,12 @@ from .permissions import Forbidden, is_member, require_staff_for, require_view
 CONFLICT = RuleFailure("conflict", "この時間は既に予約があります。", "This time is already booked.", field="slot")
 PAYMENT_METHODS = ("cash", "bank_transfer", "exempt")
 _T = TypeVar("_T")
-# loader options are immutable; built once rather than on every booking
-_WITH_FACILITY = (joinedload(Room.facility),)
+# the booking path's statements, built once: built on every booking, a statement with its eager
+# loads (and its cache key) cost as much as running it
+_ROOM_WITH_FACILITY = select(Room).options(joinedload(Room.facility)).where(Room.id == bindparam("id"))
+_GROUP_WITH_MEMBERS = select(Group).options(joinedload(Group.memberships)).where(Group.id == bindparam("id"))
+_USER_WITH_MEMBERSHIPS = select(User).options(joinedload(User.memberships)).where(User.id == bindparam("id"))
 _INSERT_HOLDS = insert(OccupiedUnit.__table__)
-_WITH_MEMBERS = (joinedload(Group.memberships),)
-_WITH_MEMBERSHIPS = (joinedload(User.memberships),)
 
 
 @dataclass
@@ -128,8 +128,9 @@ def _times(inp: BookingInput, rules: RoomRules, tz: str, day: date | None = None
     return local(day, ls.time(), tz), local(day + (le.date() - ls.date()), le.time(), tz)
 
 
-def _get_with(session: Session, entity: type[_T], ident: Any, options: Sequence[ORMOption]) -> _T | None:
-    """``session.get`` with eager ``options``, also for an expired copy in the identity map.
+def _get_with(session: Session, entity: type[_T], ident: int, statement: Select[Any]) -> _T | None:
+    """``session.get`` with the eager loads of ``statement`` (one of the ``_…_WITH_…`` above), also
+    for an expired copy in the identity map.
 
     ``write_transaction`` commits the read transaction these rows may have been loaded in,
     which expires them; a plain ``get`` then refreshes the row and leaves each relation to a
@@ -137,8 +138,11 @@ def _get_with(session: Session, entity: type[_T], ident: Any, options: Sequence[
     """
     own = session() if isinstance(session, scoped_session) else session
     held = own.identity_map.get(own.identity_key(entity, ident))
-    expired = held is not None and sa_inspect(held).expired
-    return own.get(entity, ident, options=options, populate_existing=expired)
+    if held is not None and not sa_inspect(held).expired:
+        return held  # as session.get: no query for a row the session holds
+    result = own.execute(statement, {"id": ident}, execution_options={"populate_existing": held is not None})
+    found: _T | None = result.unique().scalar_one_or_none()
+    return found
 
 
 def _load_actor(session: Session, actor: User | None) -> None:
@@ -148,7 +152,7 @@ def _load_actor(session: Session, actor: User | None) -> None:
     state: InstanceState[User] = sa_inspect(actor)
     own = session() if isinstance(session, scoped_session) else session
     if state.session is own and state.expired and state.identity is not None:
-        _get_with(own, User, state.identity, _WITH_MEMBERSHIPS)
+        _get_with(own, User, state.identity[0], _USER_WITH_MEMBERSHIPS)
 
 
 def plan_booking(
@@ -166,13 +170,13 @@ def _plan(
 ) -> Plan:
     """:func:`plan_booking`; without ``holds`` the occurrences are checked as if the room were
     free (the database's overlap guard then has the last word, see :func:`create_booking`)."""
-    room = _get_with(session, Room, inp.room_id, _WITH_FACILITY)
+    room = _get_with(session, Room, inp.room_id, _ROOM_WITH_FACILITY)
     if room is None or not room.active:
         raise DomainError(_fail("room_not_found", "部屋が見つかりません。", "Room not found.", "room"))
     facility = room.facility
     tz = facility.timezone
     # the group's members come along: the notice of a new booking goes to its representatives
-    group = _get_with(session, Group, inp.group_id, _WITH_MEMBERS) \
+    group = _get_with(session, Group, inp.group_id, _GROUP_WITH_MEMBERS) \
         if inp.group_id is not None else None
     _load_actor(session, actor)
     whole: list[RuleFailure] = []

@@ -8,7 +8,7 @@ rerun job harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, String, func, literal, select, union_all
@@ -93,7 +93,7 @@ def insert_ignoring_queued(session: Session) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage.__table__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _queue_statement(dialect: str) -> Any:
     """``queue``'s statement, built once per database kind (building it cost as much as running it)."""
     table = OutboxMessage.__table__
