@@ -307,8 +307,10 @@ def create_booking(
                 claim_deadline=rules.claim.deadline(now, occ.start, tz) if status == Status.PROVISIONAL else None,
                 extras=list(inp.extras), exemption_code=plan.group.exemption_code if plan.group else None,
                 fee_total=plan.quote.total, fee_breakdown=plan.quote.to_dict(),
-                series=series, sequence=0, created_at=now, updated_at=now,
+                sequence=0, created_at=now, updated_at=now,
             )
+            if series is not None:  # set only for a series: a relationship set, even to None, costs the flush
+                booking.series = series
             session.add(booking)
             created.append(booking)
         try:
