@@ -80,5 +80,5 @@ def queue_selected(session: Session, kind: str, bookings: ColumnElement[bool], *
     columns = ("dedupe_key", "kind", "booking_id", "group_id", "recipient", "language", "context", "status",
                "attempts", "next_attempt_at", "created_at")
     stmt = notify.insert_ignoring_queued(session).from_select(columns, rows)
-    res: Any = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    res: Any = session.execute(stmt)
     return int(res.rowcount)

@@ -119,9 +119,9 @@ def record(
 ) -> None:
     """Write one audit event now, in the caller's transaction.
 
-    A plain INSERT rather than an ORM object: nothing reads an event back in the transaction that
-    writes it, and as an object each event went through the session's flush (a booking's event
-    and notices were a third of its flush)."""
+    A plain INSERT rather than an ORM object: no caller needs the event as an object, and as one
+    each event went through the session's flush (a booking's event and notices were a third of
+    its flush). It is in the transaction at once, so a query in the same transaction sees it."""
     if booking is not None:
         group_id = group_id if group_id is not None else booking.group_id
         if facility_id is None and booking.room is not None:

@@ -87,18 +87,22 @@ def message_rows(kind: str, booking: Booking, *, now: datetime, key_suffix: str 
 
 
 def insert_ignoring_queued(session: Session) -> Any:
-    """``INSERT INTO outbox`` that leaves a row alone whose dedupe key is queued already
-    (add ``.on_conflict_do_nothing(index_elements=["dedupe_key"])`` after the values)."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage.__table__)
+    """``INSERT INTO outbox … ON CONFLICT (dedupe_key) DO NOTHING`` for the session's database: a
+    row whose key is queued already is left alone. Its rows come from ``from_select`` or as the
+    parameters of the execution."""
+    return _insert_ignoring_queued(session.get_bind().dialect.name)
+
+
+@cache
+def _insert_ignoring_queued(dialect: str) -> Any:
+    # built once per database kind: building it cost as much as running it
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    return make(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 @cache
 def _queue_statement(dialect: str) -> Any:
-    """``queue``'s statement, built once per database kind (building it cost as much as running it)."""
-    table = OutboxMessage.__table__
-    return ((pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.recipient))
+    return _insert_ignoring_queued(dialect).returning(OutboxMessage.__table__.c.recipient)
 
 
 def queue(
