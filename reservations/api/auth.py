@@ -31,16 +31,21 @@ def load_token_user() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("Use 'Authorization: Bearer <token>'.", "invalid_request")
+    found = api_tokens.token_user(db.session(), secret.strip())
+    if found is None:
+        db.session.rollback()
+        raise _unauthorized("The token is unknown or has been revoked.")
+    token, user = found
     try:
-        user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow())
-        db.session.commit()  # last_used_at, if it was due; the view's transaction starts clean
+        if api_tokens.record_use(db.session(), token, now=utcnow()):
+            db.session.commit()  # last_used_at: the write lock is not kept for the view
     except OperationalError:  # the advisory timestamp could not be written (busy database)
         db.session.rollback()
         current_app.logger.warning("could not record API token use")
-        user = api_tokens.authenticate(db.session(), secret.strip(), now=utcnow(), mark_used=False)
-    if user is None:
-        db.session.rollback()
-        raise _unauthorized("The token is unknown or has been revoked.")
+        found = api_tokens.token_user(db.session(), secret.strip())  # read again after the rollback
+        if found is None:
+            raise _unauthorized("The token is unknown or has been revoked.") from None
+        token, user = found
     g.api_user = user
 
 

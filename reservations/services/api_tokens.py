@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -58,32 +58,41 @@ def revoke_token(session: Session, token_id: int, *, actor: User | None, now: da
     return token
 
 
-def authenticate(session: Session, secret: str, *, now: datetime, mark_used: bool = True) -> User | None:
-    """The active user a token belongs to, or None (unknown, revoked, user deactivated).
+# built once: every API request with a token runs it
+_TOKEN_AND_USER = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                   .where(ApiToken.token_hash == bindparam("token_hash")))
 
-    Marks the token used at most every few minutes, in a short write transaction
-    of its own (one conditional UPDATE), so reads stay reads and concurrent
-    requests with one token do not fight over a read-to-write lock upgrade.
-    """
+
+def token_user(session: Session, secret: str) -> tuple[ApiToken, User] | None:
+    """The token a secret belongs to and its user, in one statement; None when the token is unknown
+    or revoked or its user is deactivated."""
     if not secret or len(secret) > 200:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
-    if token is None or token.revoked_at is not None:
+    row = session.execute(_TOKEN_AND_USER, {"token_hash": hash_secret(secret)}).first()
+    if row is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.active:
+    token, user = row
+    if token.revoked_at is not None or not user.active:
         return None
-    if mark_used and (token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION):
-        token_id = token.id
-        with write_transaction(session):
-            session.execute(
-                update(ApiToken)
-                .where(ApiToken.id == token_id,
-                       or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
-                .values(last_used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-    return user
+    return token, user
+
+
+def record_use(session: Session, token: ApiToken, *, now: datetime) -> bool:
+    """Mark the token used, at most every few minutes, in a short write transaction of its own (one
+    conditional UPDATE), so reads stay reads and concurrent requests with one token do not fight
+    over a read-to-write lock upgrade. Returns whether it wrote (the caller then commits)."""
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return False
+    token_id = token.id
+    with write_transaction(session):
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id,
+                   or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return True
 
 
 def tokens_of(session: Session, user: User) -> list[ApiToken]:
