@@ -1104,7 +1104,8 @@ def peak_rss_mb() -> float:
         pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere (macOS: bytes)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # elsewhere: kB, on macOS bytes
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def memory_worker(url: str, ids: dict[str, int]) -> None:

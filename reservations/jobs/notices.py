@@ -1,10 +1,10 @@
 """Queueing booking notices for many bookings at once.
 
 The same rules as ``services.notify.queue`` (recipients, dedupe key
-``<kind>:<booking_id>:<suffix>:<email>``, pending row due now), but one query for
-the keys that exist and one bulk INSERT, instead of a query per recipient
-(``queue_bulk``, for bookings already loaded), or one INSERT … SELECT that never
-brings a row into Python (``queue_selected``, for bookings the job just changed).
+``<kind>:<booking_id>:<suffix>:<email>``, pending row due now, a key queued already left
+alone by the unique key), for a whole batch in one statement: the rows of bookings already
+loaded (``queue_bulk``), or one INSERT … SELECT that never brings a row into Python
+(``queue_selected``, for bookings the job just changed).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Integer, String, cast, insert, literal, select, true
+from sqlalchemy import JSON, ColumnElement, Integer, String, cast, literal, select, true
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -44,15 +44,8 @@ def queue_bulk(session: Session, kind: str, items: Iterable[Item], *, now: datet
             rows.setdefault(row["dedupe_key"], row)
     if not rows:
         return 0
-    keys = list(rows)
-    existing: set[str] = set()
-    for i in range(0, len(keys), 500):
-        existing.update(session.scalars(
-            select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys[i:i + 500]))))
-    new = [row for key, row in rows.items() if key not in existing]
-    if new:
-        session.execute(insert(OutboxMessage), new)
-    return len(new)
+    stmt = notify.insert_ignoring_queued(session).returning(OutboxMessage.__table__.c.dedupe_key)
+    return len(session.execute(stmt, list(rows.values())).all())
 
 
 def queue_selected(session: Session, kind: str, bookings: ColumnElement[bool], *, now: datetime,
@@ -63,7 +56,8 @@ def queue_selected(session: Session, kind: str, bookings: ColumnElement[bool], *
     NOTHING on the unique key leaves alone both an address met again (a lower precedence) and a key
     queued before. (An anti-join against the outbox misjudged its size mid-transaction on
     PostgreSQL and went quadratic; a window function to rank them cost a second sort of the batch.)
-    Returns the number of rows inserted."""
+    Returns the number of rows inserted. A plain INSERT on the table: the session is not flushed
+    first (the job's own statements before it are, and they are what it reads)."""
     if kind not in notify.KINDS:
         raise ValueError(f"unknown notification kind {kind}")
     rec = notify.recipient_rows(bookings).subquery("recipients")

@@ -330,8 +330,8 @@ def create_booking(
             if single:
                 raise _refused(session, inp, actor=actor, now=now, overrides=overrides) from exc
             raise DomainError(CONFLICT) from exc
-        # nothing to look up among the rows queued here (their keys carry the new ids), so the
-        # audit events and notices go to the database together, with the commit
+        # each booking's audit event and notices are two INSERTs, run now; the lazy loads they make
+        # (room, members) must not flush the session half way
         with session.no_autoflush:
             for b in created:
                 audit.record(session, "booking.created", now=now, actor=actor, booking=b,

@@ -123,6 +123,7 @@ def test_free_booking_goes_through_and_the_slot_is_then_taken(session, world) ->
     assert _refused(session, _inp(world["a"], world["second_group"]), world["second"])[0].code == "conflict"
 
 
+@pytest.mark.both_databases
 def test_a_single_booking_does_not_load_the_holds(app, session, world) -> None:  # type: ignore[no-untyped-def]
     """The statements of one booking: the overlap is left to the database's guard."""
     statements: list[str] = []
@@ -191,14 +192,29 @@ def test_closures_of_the_days_asked_answer_as_all_closures(session) -> None:  # 
             d += timedelta(days=1)
 
 
-def test_queue_looks_up_every_recipient_at_once_and_keeps_dedupe(session, world) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.both_databases
+def test_queue_lets_the_unique_key_keep_dedupe(session, world) -> None:  # type: ignore[no-untyped-def]
+    """One INSERT for every recipient: a key queued already is left alone, the others go in, and
+    what went in is what ``queue`` answers (all new, none new, some new)."""
     [b] = svc.create_booking(session, _inp(world["a"], world["first_group"]), actor=world["first"], now=NOW)
     session.commit()
-    before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    both = sorted([world["first"].email, world["first_group"].contact_email])
+    count = select(func.count()).select_from(OutboxMessage)
+    before = session.scalar(count)
     assert notify.queue(session, "booking_received", b, now=NOW) == []  # the same keys again: nothing new
-    session.flush()
-    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before
-    made = notify.queue(session, "booking_received", b, now=NOW, key_suffix="again")
-    assert made == sorted([world["first"].email, world["first_group"].contact_email])
+    assert session.scalar(count) == before
+    assert notify.queue(session, "booking_received", b, now=NOW, key_suffix="again") == both
     session.commit()
-    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before + 2
+    assert session.scalar(count) == before + 2
+    # one of the two addresses queued already under a third suffix: only the other goes in
+    session.add(OutboxMessage(dedupe_key=f"booking_received:{b.id}:third:{world['first'].email}", kind="booking_received",
+                              booking_id=b.id, group_id=b.group_id, recipient=world["first"].email, language="ja",
+                              context={}, status="sent", attempts=1, next_attempt_at=NOW, created_at=NOW))
+    session.flush()
+    assert notify.queue(session, "booking_received", b, now=NOW, key_suffix="third") == [
+        world["first_group"].contact_email]
+    session.commit()
+    assert session.scalar(count) == before + 4
+    sent = session.scalar(select(OutboxMessage.status).where(
+        OutboxMessage.dedupe_key == f"booking_received:{b.id}:third:{world['first'].email}"))
+    assert sent == "sent"  # the row queued first is left as it was
