@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from ..domain.availability import Cell, CellState, SlotFilter, day_cells, free_intervals
@@ -63,13 +63,7 @@ def _room_summaries(session: Session, facilities: Sequence[Facility]) -> dict[in
         return out
     # every room (a hall's part may be out of use) once per direct part: its units come from
     # the part links, its rules from its first row
-    rows = session.execute(
-        select(Room.facility_id, Room.sort_order, Room.active, room_parts.c.part_id, cast(Room.equipment, Text),
-               *rule_columns())
-        .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
-        .where(Room.facility_id.in_(by_id))
-        .order_by(Room.facility_id, Room.sort_order, Room.id)
-    ).all()
+    rows = session.execute(_SUMMARY_ROWS, {"ids": list(by_id)}).all()
     links: list[tuple[int, int | None]] = []
     first: dict[int, tuple[int, int, str | None, tuple[Any, ...]]] = {}  # active room → its first row
     among: dict[int, list[int]] = {}
@@ -84,6 +78,16 @@ def _room_summaries(session: Session, facilities: Sequence[Facility]) -> dict[in
         rules = rules_from_columns(stored, units.units[room_id], units.related(room_id, among=among[fid]))
         out[fid].append(RoomSummary(by_id[fid], sort_order, rules, equipment))
     return out
+
+
+# built once: every grid, month view and search reads it, and building it cost as much as running it
+_SUMMARY_ROWS = (
+    select(Room.facility_id, Room.sort_order, Room.active, room_parts.c.part_id, cast(Room.equipment, Text),
+           *rule_columns())
+    .outerjoin(room_parts, room_parts.c.whole_id == Room.id)
+    .where(Room.facility_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Room.facility_id, Room.sort_order, Room.id)
+)
 
 
 def _summary_of(session: Session, room: Room, summaries: Sequence[RoomSummary]) -> RoomSummary:

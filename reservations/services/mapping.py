@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -342,22 +342,8 @@ def load_occupied(session: Session, units: Iterable[int], start: datetime, end: 
     if session.autoflush and (session.new or session.dirty or session.deleted):
         session.flush()
     connection = session.connection()
-    rows = connection.execute(
-        select(OccupiedUnit.booking_id, Booking.room_id, OccupiedUnit.unit_id,
-               OccupiedUnit.start_at, OccupiedUnit.end_at)
-        .join(Booking, Booking.id == OccupiedUnit.booking_id)
-        .where(
-            and_(
-                _unit_in(connection.dialect.name, unit_ids),
-                # written exactly as the partial index's predicate (``WHERE active``): an
-                # ``active IS 1`` / ``active = true`` form makes both databases skip that index
-                text("occupied_units.active"),
-                OccupiedUnit.start_at < end,
-                OccupiedUnit.start_at >= earliest,
-                OccupiedUnit.end_at > start,
-            )
-        )
-    ).all()
+    rows = connection.execute(_holds_statement(connection.dialect.name),
+                              {"unit_ids": unit_ids, "start": start, "end": end, "earliest": earliest}).all()
     grouped: dict[int, tuple[int, set[int], datetime, datetime]] = {}
     for booking_id, room_id, unit_id, s, e in rows:
         if booking_id in grouped:
@@ -367,13 +353,32 @@ def load_occupied(session: Session, units: Iterable[int], start: datetime, end: 
     return [Occupied(bid, rid, frozenset(u), s, e) for bid, (rid, u, s, e) in grouped.items()]
 
 
-def _unit_in(dialect: str, unit_ids: list[int]) -> ColumnElement[bool]:
-    """``unit_id IN (…)``; on PostgreSQL as ``= ANY(array)``, one parameter however many units: a
-    search over the city's 300 rooms sent 300 parameters for the driver to adapt one by one and
-    the server to plan (the same plan: both are an index condition on the array)."""
+@cache
+def _holds_statement(dialect: str) -> Any:
+    """``load_occupied``'s statement, built once per database kind (built per call, it cost about as
+    much as running it). On PostgreSQL the units are one array parameter (``= ANY(…)``): a search
+    over the city's 300 rooms sent 300 parameters for the driver to adapt one by one and the
+    server to plan (the same plan: both are an index condition on the array)."""
     if dialect == "postgresql":
-        return OccupiedUnit.unit_id == any_(bindparam("unit_ids", unit_ids, type_=ARRAY(Integer)))
-    return OccupiedUnit.unit_id.in_(unit_ids)
+        units = OccupiedUnit.unit_id == any_(bindparam("unit_ids", type_=ARRAY(Integer)))
+    else:
+        units = OccupiedUnit.unit_id.in_(bindparam("unit_ids", expanding=True))
+    return (
+        select(OccupiedUnit.booking_id, Booking.room_id, OccupiedUnit.unit_id,
+               OccupiedUnit.start_at, OccupiedUnit.end_at)
+        .join(Booking, Booking.id == OccupiedUnit.booking_id)
+        .where(
+            and_(
+                units,
+                # written exactly as the partial index's predicate (``WHERE active``): an
+                # ``active IS 1`` / ``active = true`` form makes both databases skip that index
+                text("occupied_units.active"),
+                OccupiedUnit.start_at < bindparam("end"),
+                OccupiedUnit.start_at >= bindparam("earliest"),
+                OccupiedUnit.end_at > bindparam("start"),
+            )
+        )
+    )
 
 
 def local_bounds(first: date, last: date, tz: str) -> tuple[datetime, datetime]:
