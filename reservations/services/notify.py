@@ -115,18 +115,17 @@ def queue(
 
 
 def queue_to_user(session: Session, kind: str, user: User, *, now: datetime, key: str,
-                  context: dict[str, Any]) -> OutboxMessage | None:
+                  context: dict[str, Any]) -> None:
     """Mail that is about an account rather than a booking (password reset, member added)."""
-    return queue_to_address(session, kind, user.email, user.language, now=now, key=key, context=context)
+    queue_to_address(session, kind, user.email, user.language, now=now, key=key, context=context)
 
 
 def queue_to_address(session: Session, kind: str, email: str, language: str, *, now: datetime, key: str,
-                     context: dict[str, Any]) -> OutboxMessage | None:
-    """Mail to an address that has no account (group invitations)."""
-    dedupe = f"{kind}:{key}"
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe)):
-        return None
-    msg = OutboxMessage(dedupe_key=dedupe, kind=kind, recipient=email, language=language,
-                        context=context, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-    session.add(msg)
-    return msg
+                     context: dict[str, Any]) -> None:
+    """Mail to an address that has no account (group invitations). A key queued already is left
+    alone, by the unique key as for booking notices."""
+    session.execute(insert_ignoring_queued(session), {
+        "dedupe_key": f"{kind}:{key}", "kind": kind, "booking_id": None, "group_id": None, "recipient": email,
+        "language": language, "context": context, "status": "pending", "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    })
