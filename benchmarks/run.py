@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import http.client
 import io
 import json
 import os
 import platform
 import pstats
 import re
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -44,7 +46,8 @@ from . import generate as gen
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # what --only can pick, in the order a full run measures them
-CASE_GROUPS = ("grid", "search", "create", "concurrent", "feed", "growth", "plans", "profile", "memory", "release")
+CASE_GROUPS = ("grid", "search", "create", "concurrent", "feed", "served", "growth", "plans", "profile", "memory",
+               "release")
 NOT_YET = "not available yet"
 MONTH_FIRST, MONTH_LAST = date(2027, 2, 1), date(2027, 2, 28)
 RELEASE_TARGET_ROWS = 100_000
@@ -180,6 +183,31 @@ def find_rule(app: Any, pattern: str) -> Any | None:
         if re.search(pattern, rule.rule):
             return rule
     return None
+
+
+def room_feed_path(app: Any, room_id: int) -> str | None:
+    rule = find_rule(app, r"^/feeds/rooms/")
+    return None if rule is None else re.sub(r"<[^>]+>", str(room_id), rule.rule)
+
+
+GRID_TITLE = "1 Facility day grid (all rooms × slots)"
+MONTH_TITLE = "1 Room month view"
+SEARCH_TITLE = "2 Free-room search, all facilities, a month, capacity ≥ 10, evenings, Tue/Thu/Sat"
+FEED_TITLE = "4 A busy room's feed for a year"
+
+
+def route_paths(ids: dict[str, int]) -> dict[str, str]:
+    """The GET paths of issue 8's cases 1 and 2, for the in-process and the served measurements."""
+    fid, rid = ids["facility"], ids["room"]
+    a, b = MONTH_FIRST.isoformat(), MONTH_LAST.isoformat()
+    return {
+        "grid_web": f"/facilities/{fid}?date={gen.BENCH_DAY.isoformat()}",
+        "room_month_web": f"/rooms/{rid}?view=month&date={a}",
+        "grid_api": f"/api/v1/facilities/{fid}/availability?date={gen.BENCH_DAY.isoformat()}",
+        "room_month_api": f"/api/v1/rooms/{rid}/availability?from={a}&to={b}",
+        "search_web": f"/search?date_from={a}&date_to={b}&capacity=10&slot=evening&weekdays=1&weekdays=3&weekdays=5",
+        "search_api": f"/api/v1/search?from={a}&to={b}&capacity=10&slot=evening&weekdays=1,3,5",
+    }
 
 
 class QueryCounter:
@@ -342,6 +370,8 @@ class Runner:
             self.case_concurrent(app)
         if "feed" in want:
             self.case_feed(app)
+        if "served" in want:
+            self.case_served(app, main_url)
         if "growth" in want:
             self.case_growth(app, growth_url)
         if "plans" in want:
@@ -398,29 +428,17 @@ class Runner:
     # -- 1 grid and month view --
 
     def case_grid(self, app: Any) -> None:
-        fid, rid = self.ids["facility"], self.ids["room"]
-        day = gen.BENCH_DAY.isoformat()
-        title_grid = "1 Facility day grid (all rooms × slots)"
-        title_month = "1 Room month view"
-        if has_endpoint(app, "public.facility"):
-            self.timed_get(app, "grid_web", title_grid + " — web page", f"/facilities/{fid}?date={day}", "grid")
-        else:
-            self.missing("grid_web", title_grid + " — web page", "grid", "route /facilities/<id> missing")
-        if has_endpoint(app, "public.room"):
-            self.timed_get(app, "room_month_web", title_month + " — web page",
-                           f"/rooms/{rid}?view=month&date={MONTH_FIRST.isoformat()}", "grid")
-        else:
-            self.missing("room_month_web", title_month + " — web page", "grid", "route /rooms/<id> missing")
-        if has_endpoint(app, "api.facility_availability"):
-            self.timed_get(app, "grid_api", title_grid + " — API",
-                           f"/api/v1/facilities/{fid}/availability?date={day}", "grid")
-        else:
-            self.missing("grid_api", title_grid + " — API", "grid", "route /api/v1/facilities/<id>/availability missing")
-        if has_endpoint(app, "api.room_availability"):
-            self.timed_get(app, "room_month_api", title_month + " — API",
-                           f"/api/v1/rooms/{rid}/availability?from={MONTH_FIRST}&to={MONTH_LAST}", "grid")
-        else:
-            self.missing("room_month_api", title_month + " — API", "grid", "route /api/v1/rooms/<id>/availability missing")
+        fid = self.ids["facility"]
+        paths = route_paths(self.ids)
+        title_grid, title_month = GRID_TITLE, MONTH_TITLE
+        for name, endpoint, title in (("grid_web", "public.facility", title_grid + " — web page"),
+                                      ("room_month_web", "public.room", title_month + " — web page"),
+                                      ("grid_api", "api.facility_availability", title_grid + " — API"),
+                                      ("room_month_api", "api.room_availability", title_month + " — API")):
+            if has_endpoint(app, endpoint):
+                self.timed_get(app, name, title, paths[name], "grid")
+            else:
+                self.missing(name, title, "grid", f"route {paths[name].split('?')[0]} missing")
         self.timed_call(app, "grid_service", title_grid + " — service call", self._grid_service(fid), None,
                         note="services.availability.facility_availability (no HTTP)")
         # not one of issue 8's cases: the first page everyone sees, every facility and room listed
@@ -441,8 +459,7 @@ class Runner:
     # -- 2 search --
 
     def case_search(self, app: Any) -> None:
-        title = "2 Free-room search, all facilities, a month, capacity ≥ 10, evenings, Tue/Thu/Sat"
-        a, b = MONTH_FIRST.isoformat(), MONTH_LAST.isoformat()
+        title = SEARCH_TITLE
 
         def fn() -> Any:
             from reservations.extensions import db
@@ -454,11 +471,9 @@ class Runner:
         svc_case = self.timed_call(app, "search_service", title + " — service call", fn, "search",
                                    note="services.availability.search (no HTTP)")
         slow = svc_case.n == 1
-        for name, endpoint, label, path in (
-            ("search_web", "booking.search", "web page", f"/search?date_from={a}&date_to={b}&capacity=10&slot=evening"
-                                                         "&weekdays=1&weekdays=3&weekdays=5"),
-            ("search_api", "api.search", "API", f"/api/v1/search?from={a}&to={b}&capacity=10&slot=evening&weekdays=1,3,5"),
-        ):
+        paths = route_paths(self.ids)
+        for name, endpoint, label in (("search_web", "booking.search", "web page"), ("search_api", "api.search", "API")):
+            path = paths[name]
             if not has_endpoint(app, endpoint):
                 self.missing(name, f"{title} — {label}", "search", f"route {path.split('?')[0]} missing")
             elif slow:
@@ -677,14 +692,12 @@ class Runner:
     # -- 4 feed --
 
     def case_feed(self, app: Any) -> None:
-        rid = self.ids["room"]
-        title = "4 A busy room's feed for a year"
-        rule = find_rule(app, r"^/feeds/rooms/")
-        if rule is None:
+        title = FEED_TITLE
+        path = room_feed_path(app, self.ids["room"])
+        if path is None:
             self.missing("feed_full", title + " — full render", "feed_full", "route /feeds/rooms/<id>.ics missing")
             self.missing("feed_304", title + " — 304 Not Modified", "feed_304", "route /feeds/rooms/<id>.ics missing")
             return
-        path = re.sub(r"<[^>]+>", str(rid), rule.rule)
         client = app.test_client()
         r = client.get(path)
         if r.status_code != 200:
@@ -704,6 +717,85 @@ class Runner:
                           note="the feed sends neither ETag nor Last-Modified"))
             return
         self.timed_get(app, "feed_304", title + " — 304 Not Modified", path, "feed_304", headers=cond, expect=304)
+
+    # -- 1, 2 and 4 through a real server --
+
+    def case_served(self, app: Any, main_url: str) -> None:
+        """The GET cases again through gunicorn, issue 8's first choice of how to measure: one
+        sync worker serving ``benchmarks.served:app`` (the same app, started as
+        ``reservations.wsgi`` starts a production worker), a new connection per request, as a
+        calendar client or a proxy in front of the workers makes. The floor is measured the same
+        way and the routes are taken in turns with it, so the machine's load drifts on all of them
+        alike. The in-process cases above stay: they show the app's own cost without the server's."""
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        if not gunicorn.exists():
+            self.missing("served_floor", "Through gunicorn", None, f"{gunicorn} not installed")
+            return
+        paths = route_paths(self.ids)
+        feed = room_feed_path(app, self.ids["room"])
+        routes: list[tuple[str, str, str | None, str, dict[str, str], int]] = [
+            ("served_floor", "Trivial route of the same app (the floor)", None, "/__bench_floor", {}, 200)]
+        for name, endpoint, title, target in (
+                ("grid_web", "public.facility", GRID_TITLE + " — web page", "grid"),
+                ("room_month_web", "public.room", MONTH_TITLE + " — web page", "grid"),
+                ("grid_api", "api.facility_availability", GRID_TITLE + " — API", "grid"),
+                ("room_month_api", "api.room_availability", MONTH_TITLE + " — API", "grid"),
+                ("search_web", "booking.search", SEARCH_TITLE + " — web page", "search"),
+                ("search_api", "api.search", SEARCH_TITLE + " — API", "search")):
+            if has_endpoint(app, endpoint):
+                routes.append((f"served_{name}", title, target, paths[name], {}, 200))
+        port = _free_port()
+        env = {**os.environ, "BENCH_SERVED_URL": main_url}
+        with open(os.devnull, "wb") as devnull:
+            proc = subprocess.Popen([str(gunicorn), "-w", "1", "-b", f"127.0.0.1:{port}", "--timeout", "300",
+                                     "benchmarks.served:app"], cwd=str(HERE.parent), env=env,
+                                    stdout=devnull, stderr=devnull)
+        try:
+            if not _wait_served(port, proc):
+                self.add(Case("served_floor", "Through gunicorn", None, status="error",
+                              note=f"gunicorn did not answer on port {port}"))
+                return
+            if feed is not None:
+                status, headers = _http_get(port, feed, {})
+                routes.append(("served_feed_full", FEED_TITLE + " — full render", "feed_full", feed, {}, 200))
+                cond = {k: v for k, v in (("If-None-Match", headers.get("ETag")),
+                                          ("If-Modified-Since", headers.get("Last-Modified"))) if v}
+                if status == 200 and cond:
+                    routes.append(("served_feed_304", FEED_TITLE + " — 304 Not Modified", "feed_304", feed, cond, 304))
+            self._measure_served(port, routes)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _measure_served(self, port: int, routes: list[tuple[str, str, str | None, str, dict[str, str], int]]) -> None:
+        samples: dict[str, list[float]] = {name: [] for name, *_ in routes}
+        for name, _title, _target, path, headers, expect in routes:
+            for _ in range(self.cfg.warmup):
+                status, _h = _http_get(port, path, headers)
+                if status != expect:
+                    self.add(Case(name, f"{_title} — through gunicorn", _target, status="error",
+                                  note=f"GET {path}: {status} (expected {expect})"))
+                    return
+        deadline = time.perf_counter() + self.cfg.budget_s * 2
+        for i in range(self.cfg.iterations):
+            if i >= 5 and time.perf_counter() > deadline:
+                break
+            for j in range(len(routes)):  # a different route first in each round
+                name, _title, _target, path, headers, _expect = routes[(i + j) % len(routes)]
+                t0 = time.perf_counter()
+                _http_get(port, path, headers)
+                samples[name].append(time.perf_counter() - t0)
+        floor = Timing(samples["served_floor"]).median_ms
+        for name, title, target, path, _headers, _expect in routes:
+            t = Timing(samples[name])
+            self.add(Case(name, f"{title} — through gunicorn", target, median_ms=t.median_ms, p95_ms=t.p95_ms,
+                          n=len(t.samples), ratio=t.median_ms / floor,
+                          note=f"GET {path}; gunicorn, 1 sync worker, a new connection per request; ×floor "
+                               f"against the floor through gunicorn, taken in turns"))
 
     # -- 5 release --
 
@@ -1056,6 +1148,35 @@ def find_release_job() -> tuple[Callable[..., Any], str] | None:
     return run, "reservations.jobs.runner.run_job('release-unclaimed')"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _http_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """One GET on a new connection, body read to the end: (status, headers)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("GET", path, headers=headers)
+        res = conn.getresponse()
+        res.read()
+        return res.status, dict(res.getheaders())
+    finally:
+        conn.close()
+
+
+def _wait_served(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if _http_get(port, "/__bench_floor", {})[0] == 200:
+                return True
+        except OSError:
+            time.sleep(0.1)  # polling a starting server
+    return False
+
+
 def _bind_dt(app: Any, value: datetime) -> Any:
     """A UTC instant as the column type stores it (text on SQLite, timestamptz on PostgreSQL)."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -1123,9 +1244,9 @@ def memory_worker(url: str, ids: dict[str, int]) -> None:
         paths.append(f"/search?date_from={MONTH_FIRST}&date_to={MONTH_FIRST + timedelta(days=6)}&capacity=10")
     if has_endpoint(app, "api.room_availability"):
         paths.append(f"/api/v1/rooms/{rid}/availability?from={MONTH_FIRST}&to={MONTH_LAST}")
-    rule = find_rule(app, r"^/feeds/rooms/")
-    if rule is not None:
-        paths.append(re.sub(r"<[^>]+>", str(rid), rule.rule))
+    feed = room_feed_path(app, rid)
+    if feed is not None:
+        paths.append(feed)
     n = 0
     for _ in range(2):
         for p in paths:

@@ -21,6 +21,8 @@ EXPECTED = {
     "floor", "grid_web", "room_month_web", "grid_api", "room_month_api", "grid_service", "search_web", "search_api",
     "search_service", "create_service", "create_api", "concurrent_service", "concurrent_api", "feed_full",
     "feed_304", "growth_grid_service", "growth_grid_web", "release_job", "release_reference", "floor_end", "start_web",
+    "served_floor", "served_grid_web", "served_grid_api", "served_room_month_api", "served_search_api",
+    "served_feed_full", "served_feed_304",
 }
 
 
@@ -44,6 +46,8 @@ def test_quick_path_on_a_tiny_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     if cases["concurrent_api"]["status"] == "ok":
         assert cases["concurrent_api"]["value"] == 1, cases["concurrent_api"]["note"]
     assert cases["create_service"]["value"] > 0
+    # through gunicorn: the floor is its own, and the 304 was answered as a 304 (else "error")
+    assert cases["served_floor"]["ratio"] == 1.0 and cases["served_feed_304"]["median_ms"] > 0
     plan = run["query_plans"]["load_occupied"]
     assert plan["plan"] and isinstance(plan["uses_ix_occupied_units_unit_start"], bool)
     # the created bookings were cleaned up, so the dataset can be reused
