@@ -806,7 +806,11 @@ class Runner:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        copy_url = self.copy_dataset(main_url)
+        try:
+            copy_url = self.copy_dataset(main_url)
+        except Exception as exc:  # noqa: BLE001 - the other cases' results are still worth writing
+            self.add(Case("release_job", title, "release", status="error", note=f"copying the dataset: {exc}"[:300]))
+            return
         capp = build_app(copy_url)
         now = gen.BENCH_NOW
         with capp.app_context():
@@ -866,10 +870,17 @@ class Runner:
         u = make_url(url)
         name = f"{u.database}_release"
         admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{u.database}"'))
-        admin.dispose()
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                busy = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                                    {"db": u.database}).scalar_one()
+                if busy:  # a template must have no other session: say whose, rather than fail in CREATE
+                    raise RuntimeError(f"{busy} other session(s) are connected to {u.database} (a server "
+                                       f"left running?); CREATE DATABASE … TEMPLATE needs it to itself")
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{u.database}"'))
+        finally:
+            admin.dispose()
         return u.set(database=name).render_as_string(hide_password=False)
 
     def drop_copy(self, url: str) -> None:
