@@ -5,8 +5,8 @@ generated dataset): Flask's test client for pages and API routes, the service
 functions for the cases that are about the service itself. Each case is
 measured many times (warm-up, then N iterations, median and p95) and reported
 as a ratio to the *floor*: a trivial route added to this process's app only
-(``/__bench_floor``), measured in the same run, so numbers compare across
-machines. A case whose route or function does not exist yet is reported as
+(``/__bench_floor``), measured just before and after each case, so numbers
+compare across machines and the load's drift during a run stays out of them. A case whose route or function does not exist yet is reported as
 "not available yet", never failed.
 
 Results: ``benchmarks/results/latest.json`` (one entry per database and mode)
@@ -51,6 +51,7 @@ CASE_GROUPS = ("grid", "search", "create", "concurrent", "feed", "served", "grow
 NOT_YET = "not available yet"
 MONTH_FIRST, MONTH_LAST = date(2027, 2, 1), date(2027, 2, 28)
 RELEASE_TARGET_ROWS = 100_000
+FLOOR_WARMUP = 3  # untimed floor requests before each timed one through the server
 SLOW_S = 10.0  # an operation slower than this is timed once (and its duplicates through other routes skipped)
 
 TARGETS = {
@@ -305,19 +306,7 @@ class Runner:
                 raise RuntimeError(f"GET {path}: {r.status_code} (expected {expect})")
             return r
 
-        try:
-            t0 = time.perf_counter()
-            call()
-            first = time.perf_counter() - t0
-        except Exception as exc:  # noqa: BLE001 - a broken route is reported, not fatal
-            return self.add(Case(name, title, target, status="error", note=f"{exc}"[:300]))
-        if first > SLOW_S:
-            return self.add(Case(name, title, target, median_ms=first * 1000, p95_ms=first * 1000, n=1,
-                                 ratio=first * 1000 / self.floor_ms, note=f"GET {path} — one call only (> {SLOW_S} s)"))
-        t = measure(call, warmup=self.cfg.warmup, n=self.cfg.iterations, budget_s=self.cfg.budget_s)
-        q = count_queries(app, call)
-        return self.add(Case(name, title, target, median_ms=t.median_ms, p95_ms=t.p95_ms, n=len(t.samples),
-                             ratio=t.median_ms / self.floor_ms, queries=q, note=f"GET {path}"))
+        return self._timed(app, name, title, target, call, f"GET {path}")
 
     def timed_call(self, app: Any, name: str, title: str, fn: Callable[[], Any], target: str | None,
                    note: str = "") -> Case:
@@ -330,19 +319,33 @@ class Runner:
                 finally:
                     db.session.remove()
 
+        return self._timed(app, name, title, target, call, note)
+
+    def _timed(self, app: Any, name: str, title: str, target: str | None, call: Callable[[], Any],
+               note: str) -> Case:
+        """One case: a first call (an error is reported, not fatal; a call slower than ``SLOW_S``
+        is timed once), then the case between two blocks of the floor; its ratio is to that
+        floor. The shared machine's load moves by tens of percent within a run, and a floor
+        measured minutes earlier carried that into the ratio. Each block is warmed up first: a
+        trivial request right after a heavy one runs from cold caches and would make the floor
+        larger, and the ratios smaller, than they are."""
         try:
             t0 = time.perf_counter()
             call()
             first = time.perf_counter() - t0
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a broken route is reported, not fatal
             return self.add(Case(name, title, target, status="error", note=f"{exc}"[:300]))
         if first > SLOW_S:
             return self.add(Case(name, title, target, median_ms=first * 1000, p95_ms=first * 1000, n=1,
                                  ratio=first * 1000 / self.floor_ms, note=f"{note} — one call only (> {SLOW_S} s)"))
+        before = self.floor_block(app)
         t = measure(call, warmup=self.cfg.warmup, n=self.cfg.iterations, budget_s=self.cfg.budget_s)
+        floor = Timing(before.samples + self.floor_block(app).samples)
         q = count_queries(app, call)
         return self.add(Case(name, title, target, median_ms=t.median_ms, p95_ms=t.p95_ms, n=len(t.samples),
-                             ratio=t.median_ms / self.floor_ms, queries=q, note=note))
+                             ratio=t.median_ms / floor.median_ms, queries=q,
+                             note=f"{note} (floor around it {floor.median_ms:.3f} ms)",
+                             extra={"floor_ms": round(floor.median_ms, 4)}))
 
     def missing(self, name: str, title: str, target: str | None, what: str) -> Case:
         return self.add(Case(name, title, target, status=NOT_YET, note=what))
@@ -411,6 +414,11 @@ class Runner:
                 "WHERE g.status = 'registered' ORDER BY g.id LIMIT 1")).one()
             db.session.remove()
         return {"facility": 1, "room": int(room), "group": int(group), "user": int(user)}
+
+    def floor_block(self, app: Any) -> Timing:
+        client = app.test_client()
+        return measure(lambda: client.get("/__bench_floor"), warmup=10, n=max(30, self.cfg.iterations // 2),
+                       budget_s=self.cfg.budget_s / 10)
 
     def measure_floor(self, app: Any, again: bool = False) -> float:
         client = app.test_client()
@@ -726,7 +734,9 @@ class Runner:
         ``reservations.wsgi`` starts a production worker), a new connection per request, as a
         calendar client or a proxy in front of the workers makes. The floor is measured the same
         way and the routes are taken in turns with it, so the machine's load drifts on all of them
-        alike. The in-process cases above stay: they show the app's own cost without the server's."""
+        alike; each floor sample follows a few untimed floor requests, as the in-process floor
+        blocks are warmed up. The in-process cases above stay: they show the app's own cost
+        without the server's."""
         gunicorn = Path(sys.executable).parent / "gunicorn"
         if not gunicorn.exists():
             self.missing("served_floor", "Through gunicorn", None, f"{gunicorn} not installed")
@@ -786,6 +796,9 @@ class Runner:
                 break
             for j in range(len(routes)):  # a different route first in each round
                 name, _title, _target, path, headers, _expect = routes[(i + j) % len(routes)]
+                if name == "served_floor":  # warm: right after a heavy request it runs from cold caches
+                    for _ in range(FLOOR_WARMUP):
+                        _http_get(port, path, headers)
                 t0 = time.perf_counter()
                 _http_get(port, path, headers)
                 samples[name].append(time.perf_counter() - t0)
@@ -795,7 +808,7 @@ class Runner:
             self.add(Case(name, f"{title} — through gunicorn", target, median_ms=t.median_ms, p95_ms=t.p95_ms,
                           n=len(t.samples), ratio=t.median_ms / floor,
                           note=f"GET {path}; gunicorn, 1 sync worker, a new connection per request; ×floor "
-                               f"against the floor through gunicorn, taken in turns"))
+                               f"against the floor through gunicorn, taken in turns (warm)"))
 
     # -- 5 release --
 
@@ -1306,7 +1319,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines = ["# Benchmark results", "",
              "Generated by `python -m benchmarks.run` (see `benchmarks/README.md`). Each time is the median of many "
              "requests through the real app (Flask test client unless noted); \"×floor\" divides it by the median of "
-             "a trivial route of the same app in the same run. Verdicts compare with the targets of issue 8.", ""]
+             "a trivial route of the same app, measured just before and after the case where the note gives it, else "
+             "at the start of the run. Verdicts compare with the targets of issue 8.", ""]
     order = sorted(data["runs"].values(), key=lambda r: (r["quick"], r["db"]))
     for run in order:
         m = run["machine"]
