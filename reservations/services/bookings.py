@@ -433,8 +433,17 @@ def _dedupe(failures: Sequence[RuleFailure]) -> list[RuleFailure]:
 
 
 def _is_overlap(exc: Exception) -> bool:
-    text = str(getattr(exc, "orig", exc))
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    """Whether the database refused the holds as taken: its overlap guard's violation, or on
+    PostgreSQL a deadlock in the holds' INSERT. Two transactions inserting conflicting holds at
+    the same moment each find the other's row in the exclusion constraint's index and wait for
+    the other; the deadlock detector then ends one of them (SQLSTATE 40P01) rather than
+    reporting the violation (23P01), and the API answered that loser with a 500. The holds'
+    INSERT takes no other lock another booking could hold, so its deadlock is that race."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    if code == "40P01":
+        return "occupied_units" in str(getattr(exc, "statement", "") or "")
+    text = str(orig if orig is not None else exc)
     return code == "23P01" or "booking_overlap" in text or "occupied_units_no_overlap" in text
 
 

@@ -117,7 +117,8 @@ def test_concurrent_posts_one_winner(app, session, database_url: str, tmp_path: 
     statuses = sorted(s for s, _ in results)
     assert len(results) == CLIENTS, results
     assert statuses.count(201) == 1, (statuses, (tmp_path / "gunicorn.log").read_text()[-3000:])
-    assert statuses.count(409) == CLIENTS - 1, [r for r in results if r[0] not in (201, 409)]
+    assert statuses.count(409) == CLIENTS - 1, ([r for r in results if r[0] not in (201, 409)],
+                                                (tmp_path / "gunicorn.log").read_text()[-6000:])
     for status, body in results:
         if status == 409:
             assert body["code"] == "conflict" and body["conflict"], body

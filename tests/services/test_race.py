@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+import time
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from reservations.domain.errors import DomainError
 from reservations.extensions import db
@@ -67,3 +68,71 @@ def test_32_threads_one_slot(app, session) -> None:  # type: ignore[no-untyped-d
     active_a = session.scalar(select(func.count()).select_from(OccupiedUnit)
                               .where(OccupiedUnit.unit_id == hall_a.id, OccupiedUnit.active.is_(True)))
     assert active_a == 1
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_deadlock_in_the_overlap_guard_is_a_conflict(app, session) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL's exclusion constraint can deadlock two transactions that insert conflicting
+    holds at the same moment (each finds the other's row and waits for it); the deadlock
+    detector then ends one with 40P01 instead of an exclusion violation. That booking lost the
+    race as surely as the others and gets the same conflict, not a 500 (CI's API race test met
+    it: 12 of 24 clients). Made deterministic here: a rival transaction holds part B, the hall's
+    booking takes part A and waits for B, and the rival then asks for A."""
+    facility = make_facility()
+    part_a, part_b = make_room(facility, code="a"), make_room(facility, code="b")
+    hall = make_room(facility, code="hall", capacity=100, parts=[part_a, part_b])
+    user = make_user()
+    group = make_group(user)
+    session.commit()
+    other = svc.create_booking(session, svc.BookingInput(room_id=part_b.id, group_id=group.id, day=date(2026, 12, 9),
+                                                         slot_code="morning", purpose="other", attendees=5),
+                               actor=user, now=NOW)[0]
+    session.commit()
+    user_id, group_id, hall_id, other_id = user.id, group.id, hall.id, other.id
+    evening = {"s": datetime(2026, 12, 8, 8, 0, tzinfo=UTC), "e": datetime(2026, 12, 8, 13, 0, tzinfo=UTC)}
+    hold = text("INSERT INTO occupied_units (booking_id, unit_id, start_at, end_at, active) "
+                "VALUES (:b, :u, :s, :e, true)")
+    rival = db.engine.connect()
+    tx = rival.begin()
+    rival.execute(text("SET LOCAL deadlock_timeout = '60s'"))  # the booking, not the rival, ends the deadlock
+    rival_pid = rival.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    rival.execute(hold, {"b": other_id, "u": part_b.id, **evening})
+    outcome: list[str] = []
+
+    def book() -> None:
+        with app.app_context():
+            actor = db.session.get(User, user_id)
+            try:
+                svc.create_booking(db.session, svc.BookingInput(
+                    room_id=hall_id, group_id=group_id, day=date(2026, 12, 8), slot_code="evening", purpose="hall",
+                    attendees=5), actor=actor, now=NOW)
+                db.session.commit()
+                outcome.append("ok")
+            except DomainError as exc:
+                db.session.rollback()
+                outcome.append(",".join(exc.codes))
+            except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
+                db.session.rollback()
+                outcome.append(f"error:{type(exc).__name__}:{exc}")
+            finally:
+                db.session.remove()
+
+    booking = threading.Thread(target=book)
+    booking.start()
+    try:
+        # until the booking holds part A and waits for the rival's B (autocommit: pg_stat_activity is
+        # read once per transaction), then close the cycle within the booking's deadlock_timeout
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid != :rival "
+                    "AND query LIKE 'INSERT INTO occupied_units%'"), {"rival": rival_pid}).scalar_one():
+                time.sleep(0.01)  # polling another transaction's state, not waiting on the clock under test
+        rival.execute(hold, {"b": other_id, "u": part_a.id, **evening})  # returns once the booking is ended
+    finally:
+        tx.rollback()
+        rival.close()
+        booking.join(timeout=60)
+    assert outcome == ["conflict"], outcome
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Booking).where(Booking.room_id == hall_id)) == 0
