@@ -6,8 +6,10 @@ functions for the cases that are about the service itself. Each case is
 measured many times (warm-up, then N iterations, median and p95) and reported
 as a ratio to the *floor*: a trivial route added to this process's app only
 (``/__bench_floor``), measured just before and after each case, so numbers
-compare across machines and the load's drift during a run stays out of them. A case whose route or function does not exist yet is reported as
-"not available yet", never failed.
+compare across machines and the load's drift during a run stays out of them.
+The GET cases are measured again through gunicorn (case group ``served``). A
+case whose route or function does not exist yet is reported as "not available
+yet", never failed.
 
 Results: ``benchmarks/results/latest.json`` (one entry per database and mode)
 and ``latest.md``.
@@ -195,6 +197,17 @@ GRID_TITLE = "1 Facility day grid (all rooms × slots)"
 MONTH_TITLE = "1 Room month view"
 SEARCH_TITLE = "2 Free-room search, all facilities, a month, capacity ≥ 10, evenings, Tue/Thu/Sat"
 FEED_TITLE = "4 A busy room's feed for a year"
+
+
+# issue 8's GET cases of 1 and 2, in process and through gunicorn: name -> (endpoint, title, target)
+GET_CASES = {
+    "grid_web": ("public.facility", GRID_TITLE + " — web page", "grid"),
+    "room_month_web": ("public.room", MONTH_TITLE + " — web page", "grid"),
+    "grid_api": ("api.facility_availability", GRID_TITLE + " — API", "grid"),
+    "room_month_api": ("api.room_availability", MONTH_TITLE + " — API", "grid"),
+    "search_web": ("booking.search", SEARCH_TITLE + " — web page", "search"),
+    "search_api": ("api.search", SEARCH_TITLE + " — API", "search"),
+}
 
 
 def route_paths(ids: dict[str, int]) -> dict[str, str]:
@@ -438,16 +451,13 @@ class Runner:
     def case_grid(self, app: Any) -> None:
         fid = self.ids["facility"]
         paths = route_paths(self.ids)
-        title_grid, title_month = GRID_TITLE, MONTH_TITLE
-        for name, endpoint, title in (("grid_web", "public.facility", title_grid + " — web page"),
-                                      ("room_month_web", "public.room", title_month + " — web page"),
-                                      ("grid_api", "api.facility_availability", title_grid + " — API"),
-                                      ("room_month_api", "api.room_availability", title_month + " — API")):
+        for name in ("grid_web", "room_month_web", "grid_api", "room_month_api"):
+            endpoint, title, target = GET_CASES[name]
             if has_endpoint(app, endpoint):
-                self.timed_get(app, name, title, paths[name], "grid")
+                self.timed_get(app, name, title, paths[name], target)
             else:
-                self.missing(name, title, "grid", f"route {paths[name].split('?')[0]} missing")
-        self.timed_call(app, "grid_service", title_grid + " — service call", self._grid_service(fid), None,
+                self.missing(name, title, target, f"route {paths[name].split('?')[0]} missing")
+        self.timed_call(app, "grid_service", GRID_TITLE + " — service call", self._grid_service(fid), None,
                         note="services.availability.facility_availability (no HTTP)")
         # not one of issue 8's cases: the first page everyone sees, every facility and room listed
         self.timed_get(app, "start_web", "Start page (every facility and room, no target)", "/", None)
@@ -467,8 +477,6 @@ class Runner:
     # -- 2 search --
 
     def case_search(self, app: Any) -> None:
-        title = SEARCH_TITLE
-
         def fn() -> Any:
             from reservations.extensions import db
             from reservations.services import availability as avail
@@ -476,19 +484,20 @@ class Runner:
             return avail.search(db.session(), avail.SearchFilters(
                 first=MONTH_FIRST, last=MONTH_LAST, min_capacity=10, weekdays=(1, 3, 5), slot_codes=("evening",)),
                 now=gen.BENCH_NOW, group_class="general")
-        svc_case = self.timed_call(app, "search_service", title + " — service call", fn, "search",
+        svc_case = self.timed_call(app, "search_service", SEARCH_TITLE + " — service call", fn, "search",
                                    note="services.availability.search (no HTTP)")
         slow = svc_case.n == 1
         paths = route_paths(self.ids)
-        for name, endpoint, label in (("search_web", "booking.search", "web page"), ("search_api", "api.search", "API")):
+        for name in ("search_web", "search_api"):
+            endpoint, title, target = GET_CASES[name]
             path = paths[name]
             if not has_endpoint(app, endpoint):
-                self.missing(name, f"{title} — {label}", "search", f"route {path.split('?')[0]} missing")
+                self.missing(name, title, target, f"route {path.split('?')[0]} missing")
             elif slow:
-                self.add(Case(name, f"{title} — {label}", "search", status="skipped",
+                self.add(Case(name, title, target, status="skipped",
                               note=f"the service call alone took {(svc_case.median_ms or 0) / 1000:.1f} s"))
             else:
-                self.timed_get(app, name, f"{title} — {label}", path, "search")
+                self.timed_get(app, name, title, path, target)
 
     # -- 3 create --
 
@@ -745,13 +754,7 @@ class Runner:
         feed = room_feed_path(app, self.ids["room"])
         routes: list[tuple[str, str, str | None, str, dict[str, str], int]] = [
             ("served_floor", "Trivial route of the same app (the floor)", None, "/__bench_floor", {}, 200)]
-        for name, endpoint, title, target in (
-                ("grid_web", "public.facility", GRID_TITLE + " — web page", "grid"),
-                ("room_month_web", "public.room", MONTH_TITLE + " — web page", "grid"),
-                ("grid_api", "api.facility_availability", GRID_TITLE + " — API", "grid"),
-                ("room_month_api", "api.room_availability", MONTH_TITLE + " — API", "grid"),
-                ("search_web", "booking.search", SEARCH_TITLE + " — web page", "search"),
-                ("search_api", "api.search", SEARCH_TITLE + " — API", "search")):
+        for name, (endpoint, title, target) in GET_CASES.items():
             if has_endpoint(app, endpoint):
                 routes.append((f"served_{name}", title, target, paths[name], {}, 200))
         port = _free_port()
@@ -783,11 +786,11 @@ class Runner:
 
     def _measure_served(self, port: int, routes: list[tuple[str, str, str | None, str, dict[str, str], int]]) -> None:
         samples: dict[str, list[float]] = {name: [] for name, *_ in routes}
-        for name, _title, _target, path, headers, expect in routes:
+        for name, title, target, path, headers, expect in routes:
             for _ in range(self.cfg.warmup):
-                status, _h = _http_get(port, path, headers)
+                status, _headers = _http_get(port, path, headers)
                 if status != expect:
-                    self.add(Case(name, f"{_title} — through gunicorn", _target, status="error",
+                    self.add(Case(name, f"{title} — through gunicorn", target, status="error",
                                   note=f"GET {path}: {status} (expected {expect})"))
                     return
         deadline = time.perf_counter() + self.cfg.budget_s * 2
@@ -795,7 +798,7 @@ class Runner:
             if i >= 5 and time.perf_counter() > deadline:
                 break
             for j in range(len(routes)):  # a different route first in each round
-                name, _title, _target, path, headers, _expect = routes[(i + j) % len(routes)]
+                name, _, _, path, headers, _ = routes[(i + j) % len(routes)]
                 if name == "served_floor":  # warm: right after a heavy request it runs from cold caches
                     for _ in range(FLOOR_WARMUP):
                         _http_get(port, path, headers)
@@ -888,7 +891,7 @@ class Runner:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 busy = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
                                     {"db": u.database}).scalar_one()
-                if busy:  # a template must have no other session: say whose, rather than fail in CREATE
+                if busy:  # a template must have no other session: say so, rather than fail in CREATE
                     raise RuntimeError(f"{busy} other session(s) are connected to {u.database} (a server "
                                        f"left running?); CREATE DATABASE … TEMPLATE needs it to itself")
                 conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{u.database}"'))
