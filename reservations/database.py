@@ -15,11 +15,28 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
 IMMEDIATE = "reservations_sqlite_immediate"
+# PostgreSQL ending a transaction because of other transactions: deadlock, serialization failure,
+# lock not available
+_CONTENTION = frozenset({"40P01", "40001", "55P03"})
+RETRY_AFTER_S = 2  # what a 503 for contention asks the client to wait
+
+
+def is_contention(exc: BaseException) -> bool:
+    """Whether the database ended this request's transaction because of other transactions (a
+    deadlock, a serialization failure, SQLite still locked after its busy timeout). Nothing is
+    wrong with the request, that transaction's writes are undone, and the same request a moment
+    later will most likely pass: the user is told so (503 with Retry-After), not shown an error."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _CONTENTION:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 def configure_engine(engine: Engine) -> None:

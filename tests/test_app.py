@@ -73,6 +73,48 @@ def test_unexpected_error_is_a_500_page_without_trace(app, client) -> None:  # t
     assert b"secret internals" not in res.data and b"Traceback" not in res.data
 
 
+class _PgError(Exception):
+    """What psycopg raises, as far as the handlers look: a message and a SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def test_contention_is_a_busy_page_to_retry_not_an_error(app, client) -> None:  # type: ignore[no-untyped-def]
+    from flask_babel import refresh
+    from sqlalchemy.exc import OperationalError
+
+    @app.get("/__busy")
+    def deadlock():  # type: ignore[no-untyped-def]
+        raise OperationalError("UPDATE bookings ...", {}, _PgError("deadlock detected", "40P01"))
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    res = client.get("/__busy")
+    assert res.status_code == 503 and res.headers["Retry-After"] == "2"
+    page = res.get_data(as_text=True)
+    assert "ただいま混み合っています" in page and "もう一度お試しください" in page
+    assert "deadlock detected" not in page and "Traceback" not in page
+    refresh()  # the fixture's app context outlives a request, and Babel keeps its locale on it
+    res = client.get("/__busy", headers={"Accept-Language": "en"})
+    assert "The system is busy" in res.get_data(as_text=True)
+
+
+def test_what_counts_as_contention() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from reservations.database import is_contention
+
+    for state in ("40P01", "40001", "55P03"):
+        assert is_contention(OperationalError("x", {}, _PgError("ended", state)))
+    assert is_contention(OperationalError("x", {}, sqlite3.OperationalError("database is locked")))
+    assert not is_contention(OperationalError("x", {}, _PgError("could not connect", "08006")))
+    assert not is_contention(IntegrityError("x", {}, _PgError("duplicate key", "23505")))
+    assert not is_contention(RuntimeError("40P01"))
+
+
 def test_safe_next() -> None:
     for bad in ("//evil.example", "\\\\evil.example", "/\\evil.example", "https:evil.example",
                 "https://evil.example/", "javascript:alert(1)", "evil.example", "/\tevil", ""):

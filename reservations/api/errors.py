@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..database import RETRY_AFTER_S, is_contention
 from ..domain.errors import DomainError
 
 PROBLEM_BASE = "https://naya-plaza.example.jp/problems/"
@@ -33,6 +34,7 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     422: ("validation_failed", "Validation failed"),
     429: ("rate_limited", "Too many requests"),
     500: ("internal_error", "Internal server error"),
+    503: ("busy", "Busy"),
 }
 
 
@@ -122,5 +124,9 @@ def from_domain(exc: DomainError, *, conflict_extra: dict[str, Any] | None = Non
 
 
 def unexpected(exc: Exception) -> Response:
+    if is_contention(exc):
+        current_app.logger.warning("database contention, answered 503: %s", exc)
+        return problem(503, *HTTP_CODES[503], "The system is busy and could not complete the request. Please try again in a moment.",
+                       headers={"Retry-After": str(RETRY_AFTER_S)})
     current_app.logger.exception("unhandled API error: %s", type(exc).__name__)
     return problem(500, "internal_error", "Internal server error", "Something went wrong. Please try again later.")

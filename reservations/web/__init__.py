@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from ..database import RETRY_AFTER_S, is_contention
 from ..extensions import db, login_manager
 from ..models import User
 
@@ -114,8 +115,11 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
-        app.logger.exception("unhandled error")
         db.session.rollback()
+        if is_contention(exc) and not request.path.startswith("/api/"):
+            app.logger.warning("database contention, answered 503: %s", exc)
+            return render_template("errors/503.html"), 503, {"Retry-After": str(RETRY_AFTER_S)}
+        app.logger.exception("unhandled error")
         if request.path.startswith("/api/"):
             return {"type": "about:blank", "title": "Internal Server Error", "status": 500}, 500
         try:

@@ -20,6 +20,25 @@ def test_unexpected_exception_is_a_logged_500_problem(client, world: World, monk
     assert any("unhandled API error" in r.getMessage() for r in caplog.records)
 
 
+def test_contention_is_a_503_problem_to_retry(client, world: World, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    from reservations.api import views_public
+
+    class PgError(Exception):
+        sqlstate = "40001"
+
+    def busy(*a, **k):  # type: ignore[no-untyped-def]
+        raise OperationalError("SELECT ...", {}, PgError("could not serialize access"))
+
+    monkeypatch.setattr(views_public.avail, "search", busy)
+    res = client.get("/api/v1/search")
+    body = assert_problem(res, 503, "busy")
+    assert res.headers["Retry-After"] == "2"
+    assert "serialize" not in res.get_data(as_text=True) and "try again" in body["detail"]
+    assert not any("unhandled API error" in r.getMessage() for r in caplog.records)
+
+
 def test_rate_limit_is_a_429_problem(database_url) -> None:  # type: ignore[no-untyped-def]
     from reservations import create_app
     from reservations.extensions import db
