@@ -126,7 +126,8 @@ def from_domain(exc: DomainError, *, conflict_extra: dict[str, Any] | None = Non
 def unexpected(exc: Exception) -> Response:
     if is_contention(exc):
         current_app.logger.warning("database contention, answered 503: %s", exc)
-        return problem(503, *HTTP_CODES[503], "The system is busy and could not complete the request. Please try again in a moment.",
+        return problem(503, *HTTP_CODES[503],
+                       "The system is busy and could not complete the request. Please try again in a moment.",
                        headers={"Retry-After": str(RETRY_AFTER_S)})
     current_app.logger.exception("unhandled API error: %s", type(exc).__name__)
     return problem(500, "internal_error", "Internal server error", "Something went wrong. Please try again later.")

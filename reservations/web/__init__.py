@@ -115,11 +115,14 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
-        db.session.rollback()
-        if is_contention(exc) and not request.path.startswith("/api/"):
+        busy = is_contention(exc) and not request.path.startswith("/api/")
+        if busy:
             app.logger.warning("database contention, answered 503: %s", exc)
+        else:
+            app.logger.exception("unhandled error")
+        db.session.rollback()
+        if busy:
             return render_template("errors/503.html"), 503, {"Retry-After": str(RETRY_AFTER_S)}
-        app.logger.exception("unhandled error")
         if request.path.startswith("/api/"):
             return {"type": "about:blank", "title": "Internal Server Error", "status": 500}, 500
         try:
