@@ -255,6 +255,53 @@ class QueryCounter:
         self.count += 1
 
 
+class StatementTimer:
+    """Time spent in each kind of statement (its verb and table) while a job runs: where the
+    release's seconds go, so the report says which writes a faster release would have to avoid."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.by_kind: dict[str, list[float]] = {}  # kind → [count, seconds]
+        self._t0 = 0.0
+
+    def __enter__(self) -> StatementTimer:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def _before(self, *args: Any) -> None:
+        self._t0 = time.perf_counter()
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        entry = self.by_kind.setdefault(statement_kind(statement), [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - self._t0
+
+    def rows(self, limit: int = 6) -> list[dict[str, Any]]:
+        top = sorted(self.by_kind.items(), key=lambda kv: -kv[1][1])[:limit]
+        return [{"statement": k, "count": int(n), "s": round(t, 3)} for k, (n, t) in top]
+
+
+def statement_kind(sql: str) -> str:
+    """``UPDATE bookings``, ``INSERT INTO outbox``, ``SELECT … FROM bookings``: a statement's verb and
+    the table it writes (or first reads), enough to tell a job's statements apart."""
+    words = sql.split()
+    verb = words[0].upper() if words else "?"
+    upper = [w.upper() for w in words]
+    if verb == "WITH" and "INSERT" in upper:  # a CTE in front of an INSERT … SELECT
+        i = upper.index("INSERT")
+        words, upper, verb = words[i:], upper[i:], "INSERT"
+    keyword = {"INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM", "SELECT": "FROM"}.get(verb)
+    if keyword is None or keyword not in upper[:-1]:
+        return verb
+    table = words[upper.index(keyword) + 1].strip('"(')
+    return f"{verb} {table}" if verb == "UPDATE" else f"{verb} {keyword} {table}"
+
+
 def count_queries(app: Any, fn: Callable[[], Any]) -> int:
     from reservations.extensions import db
 
@@ -353,12 +400,11 @@ class Runner:
                                  ratio=first * 1000 / self.floor_ms, note=f"{note} — one call only (> {SLOW_S} s)"))
         before = self.floor_block(app)
         t = measure(call, warmup=self.cfg.warmup, n=self.cfg.iterations, budget_s=self.cfg.budget_s)
-        floor = Timing(before.samples + self.floor_block(app).samples)
+        floor = self.floor_around(before, app)
         q = count_queries(app, call)
         return self.add(Case(name, title, target, median_ms=t.median_ms, p95_ms=t.p95_ms, n=len(t.samples),
-                             ratio=t.median_ms / floor.median_ms, queries=q,
-                             note=f"{note} (floor around it {floor.median_ms:.3f} ms)",
-                             extra={"floor_ms": round(floor.median_ms, 4)}))
+                             ratio=t.median_ms / floor, queries=q, note=f"{note} (floor around it {floor:.3f} ms)",
+                             extra={"floor_ms": round(floor, 4)}))
 
     def missing(self, name: str, title: str, target: str | None, what: str) -> Case:
         return self.add(Case(name, title, target, status=NOT_YET, note=what))
@@ -427,6 +473,10 @@ class Runner:
                 "WHERE g.status = 'registered' ORDER BY g.id LIMIT 1")).one()
             db.session.remove()
         return {"facility": 1, "room": int(room), "group": int(group), "user": int(user)}
+
+    def floor_around(self, before: Timing, app: Any) -> float:
+        """The median of a floor block taken before a case and one taken now, after it."""
+        return Timing(before.samples + self.floor_block(app).samples).median_ms
 
     def floor_block(self, app: Any) -> Timing:
         client = app.test_client()
@@ -550,6 +600,7 @@ class Runner:
         gid, uid = self.ids["group"], self.ids["user"]
         samples: list[float] = []
         failures = 0
+        before = self.floor_block(app)
         try:
             for room_id, day, slot in cells[:n]:
                 with app.app_context():
@@ -569,12 +620,14 @@ class Runner:
                     db.session.remove()
         finally:
             self.cleanup(app, created)
+        floor = self.floor_around(before, app)
         if samples:
             t = Timing(samples)
             rate = len(samples) / sum(samples)
             self.add(Case("create_service", title + " — service", "create", median_ms=t.median_ms, p95_ms=t.p95_ms,
-                          n=len(samples), ratio=t.median_ms / self.floor_ms, value=rate, unit="bookings/s",
-                          note=f"{len(created)} created, {failures} refused; services.bookings.create_booking + commit"))
+                          n=len(samples), ratio=t.median_ms / floor, value=rate, unit="bookings/s",
+                          note=f"{len(created)} created, {failures} refused; services.bookings.create_booking + commit "
+                               f"(floor around it {floor:.3f} ms)"))
         else:
             self.add(Case("create_service", title + " — service", "create", status="error", note="no free cells found"))
 
@@ -586,6 +639,7 @@ class Runner:
         created = []
         samples = []
         statuses: dict[int, int] = {}
+        before = self.floor_block(app)
         try:
             for room_id, day, slot in cells[n:2 * n]:
                 t0 = time.perf_counter()
@@ -598,10 +652,12 @@ class Runner:
                     created.extend(b["id"] for b in r.get_json().get("series", []))
         finally:
             self.cleanup(app, created)
+        floor = self.floor_around(before, app)
         t = Timing(samples)
         self.add(Case("create_api", title + " — API", "create", median_ms=t.median_ms, p95_ms=t.p95_ms,
-                      n=len(samples), ratio=t.median_ms / self.floor_ms, value=len(samples) / sum(samples),
-                      unit="bookings/s", note=f"POST /api/v1/bookings, statuses {statuses}"))
+                      n=len(samples), ratio=t.median_ms / floor, value=len(samples) / sum(samples),
+                      unit="bookings/s", note=f"POST /api/v1/bookings, statuses {statuses} (floor around it "
+                                              f"{floor:.3f} ms)"))
 
     def api_token(self, app: Any, uid: int) -> str:
         from reservations.extensions import db
@@ -841,7 +897,7 @@ class Runner:
             if job is not None:
                 self.prepare_expired(capp, ids)
                 fn, where = job
-                with capp.app_context():
+                with capp.app_context(), StatementTimer(db.engine) as timer:
                     t0 = time.perf_counter()
                     result = fn(db.session(), now, capp.config)
                     db.session.commit()
@@ -851,7 +907,7 @@ class Runner:
                 self.add(Case("release_job", title + f" — the job ({where})", "release", value=elapsed, unit="s",
                               median_ms=elapsed * 1000, n=1, passed=None,
                               note=f"{n:,} expired holds; {left} left provisional; result {str(result)[:120]}",
-                              extra={"rows": n}))
+                              extra={"rows": n, "by_statement": timer.rows()}))
             else:
                 self.missing("release_job", title + " — the job", "release",
                              "no release-unclaimed job function in reservations.jobs yet")
@@ -983,12 +1039,12 @@ class Runner:
                         db.session.remove()
             return call
 
-        self._growth_case("growth_grid_service", "6 Facility day grid — service call", service(gapp), service(app),
-                          small_n, big_n)
+        self._growth_case(app, "growth_grid_service", "6 Facility day grid — service call", service(gapp),
+                          service(app), small_n, big_n)
         if has_endpoint(app, "public.facility"):
             path = f"/facilities/{fid}?date={gen.BENCH_DAY.isoformat()}"
             sc, bc = gapp.test_client(), app.test_client()
-            self._growth_case("growth_grid_web", "6 Facility day grid — web page", lambda: sc.get(path),
+            self._growth_case(app, "growth_grid_web", "6 Facility day grid — web page", lambda: sc.get(path),
                               lambda: bc.get(path), small_n, big_n)
         else:
             self.missing("growth_grid_web", "6 Facility day grid — web page", "growth", "route /facilities/<id> missing")
@@ -996,8 +1052,9 @@ class Runner:
             db.session.remove()
             db.engine.dispose()
 
-    def _growth_case(self, name: str, title: str, small_fn: Callable[[], Any], big_fn: Callable[[], Any],
-                     small_n: str, big_n: str) -> None:
+    def _growth_case(self, app: Any, name: str, title: str, small_fn: Callable[[], Any],
+                     big_fn: Callable[[], Any], small_n: str, big_n: str) -> None:
+        before = self.floor_block(app)
         for _ in range(self.cfg.warmup):
             small_fn()
             big_fn()
@@ -1012,10 +1069,12 @@ class Runner:
             small_s.append(t1 - t0)
             big_s.append(t2 - t1)
         small, big = Timing(small_s).median_ms, Timing(big_s).median_ms
+        floor = self.floor_around(before, app)
         self.add(Case(name, title + f" at {int(small_n):,} vs {int(big_n):,} bookings", "growth", value=big / small,
-                      unit="×", median_ms=big, p95_ms=Timing(big_s).p95_ms, n=len(big_s), ratio=big / self.floor_ms,
-                      note=f"{small:.2f} ms at {int(small_n):,}, {big:.2f} ms at {int(big_n):,}, measured interleaved",
-                      extra={"small_ms": small, "big_ms": big}))
+                      unit="×", median_ms=big, p95_ms=Timing(big_s).p95_ms, n=len(big_s), ratio=big / floor,
+                      note=f"{small:.2f} ms at {int(small_n):,}, {big:.2f} ms at {int(big_n):,}, measured interleaved "
+                           f"(floor around it {floor:.3f} ms)",
+                      extra={"small_ms": small, "big_ms": big, "floor_ms": round(floor, 4)}))
 
     # -- 7 memory --
 
@@ -1357,6 +1416,12 @@ def render_markdown(data: dict[str, Any]) -> str:
                           *p["plan_now"], "```",
                           f"With the lower bound of migration 0003 ({p['median_ms_proposed']} ms):", "```sql",
                           p["sql_proposed"], "```", "```", *p["plan_proposed"], "```", ""]
+        for c in run["cases"]:
+            if c.get("extra", {}).get("by_statement"):
+                lines += [f"### Where the time goes: {c['title']}", "", "| statement | times | seconds |",
+                          "|---|---:|---:|"]
+                lines += [f"| `{r['statement']}` | {r['count']} | {r['s']:.2f} |" for r in c["extra"]["by_statement"]]
+                lines.append("")
         for name, rows in run.get("profiles", {}).items():
             lines += [f"### Profile: {name} (cProfile, top by own time)", "", "```", *rows, "```", ""]
     return "\n".join(lines) + "\n"

@@ -48,6 +48,10 @@ def test_quick_path_on_a_tiny_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     assert cases["create_service"]["value"] > 0
     # through gunicorn: the floor is its own, and the 304 was answered as a 304 (else "error")
     assert cases["served_floor"]["ratio"] == 1.0 and cases["served_feed_304"]["median_ms"] > 0
+    # the release job's time by statement: its own writes are there, and the report shows them
+    by_statement = {r["statement"]: r for r in cases["release_job"]["extra"]["by_statement"]}
+    assert by_statement["UPDATE bookings"]["count"] >= 1, by_statement
+    assert "INSERT INTO audit_events" in by_statement, by_statement
     plan = run["query_plans"]["load_occupied"]
     assert plan["plan"] and isinstance(plan["uses_ix_occupied_units_unit_start"], bool)
     # the created bookings were cleaned up, so the dataset can be reused
@@ -58,4 +62,5 @@ def test_quick_path_on_a_tiny_dataset(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "sqlite-quick" in data["runs"]
     md = mpath.read_text()
     assert "| case |" in md and "concurrent clients on one slot" in md
+    assert "Where the time goes: 5 release-unclaimed" in md and "| `UPDATE bookings` |" in md
     assert time.perf_counter() - started < 60
