@@ -86,7 +86,7 @@ def deliver_one(session: Session, outbox_id: int, *, now: datetime, settings: Jo
     mid = message_id(msg, settings.host)
     recipient = msg.recipient
     # one-time links (password reset, invitation) must not outlive their mail in the outbox
-    scrubbed = {k: v for k, v in (msg.context or {}).items() if k != "url"} if "url" in (msg.context or {}) else None
+    scrubbed = {k: v for k, v in (msg.context or {}).items() if k != "url"} if carries_one_time_link(msg) else None
     session.rollback()  # end the read transaction before talking to the server
     try:
         transport.send(email, outbox_id=outbox_id, sender=envelope_sender(settings), recipient=recipient)
@@ -126,6 +126,12 @@ def deliver_mail(session: Session, now: datetime, settings: JobSettings, *,
     finally:
         transport.close()
     return result
+
+
+def carries_one_time_link(msg: OutboxMessage) -> bool:
+    """A password-reset or invitation mail: its link works for whoever holds it, so it goes only
+    to the address it was made for (never redirected) and leaves the outbox once sent."""
+    return "url" in (msg.context or {})
 
 
 def failed_messages(session: Session) -> list[OutboxMessage]:

@@ -6,7 +6,10 @@ commits. Failures are ``DomainError``s whose ``field`` names the form field.
 Password-reset links: the token comes from ``secrets`` and only its SHA-256 is
 stored; a link lasts one hour and works once. Changing or resetting the
 password bumps ``user.session_version`` (which logs out every other session,
-see ``User.get_id``) and spends every reset link still outstanding.
+see ``User.get_id``), spends every reset link still outstanding and revokes the
+user's API tokens and private calendar links (``revoke_credentials``): a password
+is changed or reset because someone else may have had it, and whatever that person
+made with it must stop working too.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
 from ..domain.errors import DomainError, RuleFailure
-from ..models import PasswordResetToken, User
+from ..models import ApiToken, FeedToken, PasswordResetToken, User
 from ..passwords import check_password, hash_password
 from . import audit, notify
 from .secret_tokens import hash_secret, new_secret
@@ -161,14 +166,35 @@ def _spend_reset_tokens(session: Session, user: User, now: datetime) -> None:
                     .values(used_at=now))
 
 
-def _set_password(session: Session, user: User, password: str, now: datetime) -> None:
+def revoke_credentials(session: Session, user: User, now: datetime) -> int:
+    """Revoke every API token and private calendar link of ``user`` still in use; returns how
+    many. Sessions are ended by ``session_version``; these are bearer secrets that outlive them,
+    so an account taken back (a password changed or reset) or closed (deactivated) revokes them:
+    a reactivated account does not bring back the links it had."""
+    revoked = 0
+    for model in (ApiToken, FeedToken):
+        res: Any = session.execute(
+            update(model).where(model.user_id == user.id, model.revoked_at.is_(None))
+            .values(revoked_at=now).execution_options(synchronize_session=False))
+        revoked += int(res.rowcount or 0)
+    return revoked
+
+
+@dataclass(frozen=True)
+class PasswordSet:
+    user: User
+    revoked: int  # API tokens and private calendar links that stopped working
+
+
+def _set_password(session: Session, user: User, password: str, now: datetime) -> int:
     user.password_hash = hash_password(password)
     user.session_version = (user.session_version or 0) + 1
     session.flush()
     _spend_reset_tokens(session, user, now)
+    return revoke_credentials(session, user, now)
 
 
-def reset_password(session: Session, token: str, password: str, *, now: datetime) -> User:
+def reset_password(session: Session, token: str, password: str, *, now: datetime) -> PasswordSet:
     """Set a new password from a reset link; the link (and any other open one) is spent."""
     failures = check_new_password(password)
     if failures:
@@ -178,13 +204,13 @@ def reset_password(session: Session, token: str, password: str, *, now: datetime
         if row is None:
             raise DomainError(INVALID_LINK)
         user = row.user
-        _set_password(session, user, password, now)
-        audit.record(session, "user.password_reset", now=now, actor=user)
+        revoked = _set_password(session, user, password, now)
+        audit.record(session, "user.password_reset", now=now, actor=user, after={"credentials_revoked": revoked})
         session.flush()
-    return user
+    return PasswordSet(user, revoked)
 
 
-def change_password(session: Session, user: User, *, current: str, new: str, now: datetime) -> User:
+def change_password(session: Session, user: User, *, current: str, new: str, now: datetime) -> PasswordSet:
     """Change the password; every other session of this user ends (``session_version``)."""
     if not check_password(user.password_hash, current):
         raise DomainError(_fail("password_wrong", "現在のパスワードが正しくありません。",
@@ -193,10 +219,10 @@ def change_password(session: Session, user: User, *, current: str, new: str, now
     if failures:
         raise DomainError(failures)
     with write_transaction(session):
-        _set_password(session, user, new, now)
-        audit.record(session, "user.password_changed", now=now, actor=user)
+        revoked = _set_password(session, user, new, now)
+        audit.record(session, "user.password_changed", now=now, actor=user, after={"credentials_revoked": revoked})
         session.flush()
-    return user
+    return PasswordSet(user, revoked)
 
 
 def update_profile(session: Session, user: User, *, display_name: str, language: str, now: datetime) -> User:

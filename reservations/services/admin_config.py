@@ -25,7 +25,7 @@ from ..domain.slots import FixedSlots, FreeTime
 from ..domain.windows import GROUP_CLASSES
 from ..models import Facility, Room, User, room_parts
 from ..passwords import hash_password
-from . import audit
+from . import accounts, audit
 from .accounts import check_email, normalize_email
 from .mapping import fee_table, slot_scheme
 from .permissions import require_admin
@@ -447,7 +447,10 @@ def set_active(session: Session, user: User, active: bool, *, actor: User, now: 
         user.active = active
         user.session_version += 1
         session.flush()
+        after: dict[str, Any] = {"user_id": user.id, "active": active}
+        if not active:  # reactivating must not bring back the tokens and links it had
+            after["credentials_revoked"] = accounts.revoke_credentials(session, user, now)
         audit.record(session, "admin.user_activated" if active else "admin.user_deactivated", now=now, actor=actor,
-                     after={"user_id": user.id, "active": active})
+                     after=after)
         session.flush()
     return user

@@ -11,7 +11,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,10 +36,15 @@ KINDS = (
 
 
 def recipients(booking: Booking) -> list[tuple[str, str]]:
-    """(email, language) pairs: whoever booked, and the group's contact address."""
+    """(email, language) pairs: whoever booked, the group's representatives, and the group's
+    contact address. The booker only while their account is active and, for a group's booking,
+    while they are still in the group: someone who left, was removed or was deactivated is no
+    longer told about the group's bookings (the representatives and the contact address are)."""
     out: dict[str, str] = {}
-    if booking.booked_by is not None and not booking.booked_by.is_staff:
-        out[booking.booked_by.email] = booking.booked_by.language
+    booker = booking.booked_by
+    if (booker is not None and not booker.is_staff and booker.active
+            and (booking.group is None or any(m.user_id == booker.id for m in booking.group.memberships))):
+        out[booker.email] = booker.language
     if booking.group is not None:
         for m in booking.group.memberships:
             if m.role == "representative" and m.user.active:
@@ -43,8 +59,9 @@ def recipient_rows(bookings: ColumnElement[bool]) -> Select[tuple[int, int, int 
     whole batch with INSERT … SELECT: (booking id, SEQUENCE, group id, email, language, rank) for
     every candidate address, unranked duplicates included.
 
-    Same rules, same precedence (``rank``): the booker unless staff (0), then the group's active
-    representatives (1), then the group's contact address, lower-cased, in Japanese (2). An address
+    Same rules, same precedence (``rank``): the booker unless staff, inactive or out of the group
+    (0), then the group's active representatives (1), then the group's contact address,
+    lower-cased, in Japanese (2). An address
     met again keeps its first language: the caller takes, per booking and address, the row of
     the lowest rank (``jobs.notices.queue_selected`` inserts them in that order and lets the
     unique key drop the rest). ``tests/jobs/test_release_set_based.py`` checks it against
@@ -53,10 +70,12 @@ def recipient_rows(bookings: ColumnElement[bool]) -> Select[tuple[int, int, int 
     picked = select(Booking.id, Booking.sequence, Booking.group_id, Booking.booked_by_id).where(bookings) \
         .cte("picked")
     head = (picked.c.id, picked.c.sequence, picked.c.group_id)
+    still_in_group = exists().where(Membership.group_id == picked.c.group_id, Membership.user_id == User.id)
     booker = (
         select(*head, User.email, User.language, literal(0, Integer))
         .join(User, User.id == picked.c.booked_by_id)
-        .where(User.role.not_in(("staff", "admin")))  # User.is_staff
+        .where(User.role.not_in(("staff", "admin")), User.active,  # User.is_staff
+               or_(picked.c.group_id.is_(None), still_in_group))
     )
     representatives = (
         select(*head, User.email, User.language, literal(1, Integer))

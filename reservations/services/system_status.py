@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, RuleFailure
 from ..jobs.registry import JOBS
 from ..mail import outbox
 from ..models import JobLease, OutboxMessage, User
@@ -70,6 +70,11 @@ def failed_mail(session: Session, actor: User) -> list[OutboxMessage]:
     return outbox.failed_messages(session)
 
 
+def can_redirect(message: OutboxMessage) -> bool:
+    """Whether ``resend_to`` may send this message to another address (not a one-time link)."""
+    return not outbox.carries_one_time_link(message)
+
+
 def retry_failed_mail(session: Session, actor: User, *, now: datetime, ids: Sequence[int] | None = None) -> int:
     """Queue failed messages again (``ids=None``: all of them); returns how many. One transaction."""
     require_admin(actor)
@@ -78,6 +83,13 @@ def retry_failed_mail(session: Session, actor: User, *, now: datetime, ids: Sequ
         audit.record(session, "mail.retry", now=now, actor=actor,
                      after={"count": count, "ids": sorted(ids) if ids is not None else "all"})
     return count
+
+
+_ONE_TIME_LINK = RuleFailure(
+    "one_time_link", "このメールには宛先の本人だけが使えるリンクが入っているため、別の宛先には送れません。"
+    "本人にもう一度手続きしてもらってください（パスワードの再設定、または招待のやり直し）。",
+    "This message carries a link only its addressee may use, so it cannot go to another address. Ask the "
+    "person to start again (reset the password, or be invited again).", "recipient")
 
 
 def resend_to(session: Session, actor: User, message_id: int, recipient: str, *, now: datetime) -> OutboxMessage:
@@ -89,6 +101,8 @@ def resend_to(session: Session, actor: User, message_id: int, recipient: str, *,
     message = session.get(OutboxMessage, message_id)
     if message is None or message.status != "failed":
         raise NotFound()
+    if not can_redirect(message):  # whoever received it could set a password or join a group
+        raise DomainError(_ONE_TIME_LINK)
     address = normalize_email(recipient)
     bad = check_email(address, "recipient")
     if bad:

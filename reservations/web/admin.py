@@ -408,10 +408,11 @@ def _system_page(resend: dict[str, Any] | None = None, status: int = 200) -> Any
     """``resend``: a refused new address (message id, what was typed, why), shown at its row."""
     now = utcnow()
     session = db.session()
+    failed = system_status.failed_mail(session, me())
     return render_template(
         "admin/system.html", jobs=system_status.jobs(session, me(), now=now),
-        counts=system_status.mail_counts(session, me(), now=now),
-        failed=system_status.failed_mail(session, me()), resend=resend or {},
+        counts=system_status.mail_counts(session, me(), now=now), failed=failed,
+        redirectable={m.id for m in failed if system_status.can_redirect(m)}, resend=resend or {},
     ), status
 
 

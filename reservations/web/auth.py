@@ -114,6 +114,8 @@ def _after_login_default() -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+# as login: each sign-up hashes a password (64 MiB of argon2) and says whether an address is taken
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def signup():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(_after_login_default())
@@ -210,7 +212,7 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
     form = ResetForm()
     if form.validate_on_submit():
         try:
-            accounts.reset_password(_db(), token, form.password.data or "", now=now)
+            done = accounts.reset_password(_db(), token, form.password.data or "", now=now)
         except DomainError as exc:
             db.session.rollback()
             apply_domain_error(form, exc)
@@ -218,10 +220,17 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
             db.session.commit()
             logout_user()
             flash(_("パスワードを設定しました。新しいパスワードでログインしてください。"), "success")
+            _flash_revoked(done.revoked)
             return redirect(url_for("auth.login"))
     elif form.is_submitted():
         flash_form_errors(form)
     return render_template("auth/reset.html", form=form, token=token), 422 if form.errors else 200
+
+
+def _flash_revoked(revoked: int) -> None:
+    if revoked:
+        flash(_("APIトークンと非公開カレンダーのリンク（%(n)d件）も無効にしました。引き続き使うものは新しく発行してください。",
+                n=revoked), "info")
 
 
 @bp.route("/password/change", methods=["GET", "POST"])
@@ -230,15 +239,16 @@ def change_password():  # type: ignore[no-untyped-def]
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.change_password(_db(), _me(), current=form.current_password.data or "",
+            done = accounts.change_password(_db(), _me(), current=form.current_password.data or "",
                                             new=form.new_password.data or "", now=utcnow())
         except DomainError as exc:
             db.session.rollback()
             apply_domain_error(form, exc)
         else:
             db.session.commit()
-            login_user(user)  # this session carries the new session_version; the others end
+            login_user(done.user)  # this session carries the new session_version; the others end
             flash(_("パスワードを変更しました。他の端末ではログアウトされました。"), "success")
+            _flash_revoked(done.revoked)
             return redirect(url_for("auth.profile"))
     elif form.is_submitted():
         flash_form_errors(form)

@@ -43,18 +43,22 @@ MAX_AGE = 3600
 _PRIVATE_IN_LOG = re.compile(r"/feeds/private/[^/\s?\"'#]+")
 # invitation links carry a one-time secret too, also URL-encoded inside a ``next=`` parameter
 _INVITATION_IN_LOG = re.compile(r"(/|%2F)invitations(/|%2F)[^/%\s?&\"'#]+", re.IGNORECASE)
+# and so do password-reset links: whoever reads the log must not be able to set the password
+_RESET_IN_LOG = re.compile(r"/password/reset/[^/\s?\"'#]+")
 
 
 class MaskFeedTokens(logging.Filter):
-    """Replace private feed secrets in log lines with ``***`` (werkzeug logs the request path)."""
+    """Replace the secrets of private feed, invitation and password-reset links in log lines with
+    ``***`` (werkzeug and gunicorn log the request path)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is not ours to fix
             return True
-        if "/feeds/private/" in message or "invitations" in message:
+        if "/feeds/private/" in message or "invitations" in message or "/password/reset/" in message:
             message = _PRIVATE_IN_LOG.sub("/feeds/private/***.ics", message)
+            message = _RESET_IN_LOG.sub("/password/reset/***", message)
             record.msg = _INVITATION_IN_LOG.sub(lambda m: f"{m.group(1)}invitations{m.group(2)}***", message)
             record.args = None
         return True

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from reservations.extensions import db
 from reservations.models import AuditEvent, OutboxMessage, PasswordResetToken, User
 from reservations.passwords import check_password
-from tests.factories import NOW, PASSWORD, make_user
+from reservations.services import admin_config, api_tokens, feeds
+from tests.factories import NOW, PASSWORD, make_group, make_user
 
 from .conftest import login
 
@@ -147,6 +148,18 @@ def test_login_is_rate_limited(limited_app) -> None:  # type: ignore[no-untyped-
     assert client.get("/login").status_code == 200  # only POSTs count
 
 
+def test_signup_is_rate_limited(limited_app) -> None:  # type: ignore[no-untyped-def]
+    """Each sign-up costs an argon2 hash and tells whether an address has an account."""
+    make_user(email="taken@example.jp")
+    db.session.commit()
+    client = limited_app.test_client()
+    codes = [client.post("/signup", data={"email": "taken@example.jp", "display_name": "x",
+                                          "password": "a long enough pw", "language": "ja"}).status_code
+             for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+    assert client.get("/signup").status_code == 200  # only POSTs count
+
+
 # --- password reset --------------------------------------------------------------------------
 
 def _request_reset(client, email: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -210,6 +223,17 @@ def test_password_reset_does_not_reveal_whether_an_email_exists(client, session)
     assert session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+def test_reset_links_are_masked_in_the_request_log(app) -> None:  # type: ignore[no-untyped-def]
+    """Whoever reads the access log must not be able to set someone's password."""
+    import logging
+
+    for name in ("werkzeug", "gunicorn.access"):
+        line = '"POST /password/reset/AbC-123_xyz HTTP/1.1" 302'
+        record = logging.LogRecord(name, logging.INFO, __file__, 1, "%s", (line,), None)
+        assert all(f.filter(record) for f in logging.getLogger(name).filters)
+        assert "AbC-123_xyz" not in record.getMessage() and "/password/reset/***" in record.getMessage()
+
+
 def test_a_bad_token_is_a_404(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/password/reset/not-a-token").status_code == 404
 
@@ -228,6 +252,74 @@ def test_change_password_logs_out_other_sessions(app, session) -> None:  # type:
     assert res.status_code == 302
     assert _logged_in(here)
     assert not _logged_in(elsewhere)
+
+
+def _credentials(session, user: User) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    """An API token, a group feed link and a personal feed link of ``user``."""
+    group = make_group(user)
+    session.flush()
+    _, api_secret = api_tokens.create_token(session, user, name="phone", now=NOW)
+    group_link = feeds.group_feed_url(session, group, NOW, user=user, base_url="http://localhost")
+    personal_link = feeds.personal_feed_url(session, user, NOW, base_url="http://localhost")
+    session.commit()
+    assert group_link and personal_link
+    return api_secret, group_link.removeprefix("http://localhost"), personal_link.removeprefix("http://localhost")
+
+
+def _working(client, api_secret: str, *links: str) -> list[bool]:  # type: ignore[no-untyped-def]
+    api = client.get("/api/v1/me", headers={"Authorization": f"Bearer {api_secret}"}).status_code == 200
+    return [api] + [client.get(link).status_code == 200 for link in links]
+
+
+def test_a_changed_password_ends_api_tokens_and_private_feed_links(app, session) -> None:  # type: ignore[no-untyped-def]
+    """Someone who had the password may have made a token or a calendar link with it: a password
+    change is how the owner takes the account back, so those stop working too, and the owner is told."""
+    user = make_user(email="m@example.jp")
+    secrets = _credentials(session, user)
+    outsider = app.test_client()
+    assert _working(outsider, *secrets) == [True, True, True]
+    here = app.test_client()
+    login(here, "m@example.jp")
+    res = here.post("/password/change", data={"current_password": PASSWORD, "new_password": "brand new secret",
+                                              "confirm": "brand new secret"}, follow_redirects=True)
+    assert "APIトークンと非公開カレンダーのリンク（3件）も無効にしました。" in res.get_data(as_text=True)
+    assert _working(outsider, *secrets) == [False, False, False]
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "user.password_changed"))
+    assert event.after == {"credentials_revoked": 3}
+    # new ones work again
+    session.expire_all()
+    assert _working(outsider, *_credentials(session, user)) == [True, True, True]
+
+
+def test_a_reset_password_ends_api_tokens_and_private_feed_links(client, session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(email="m@example.jp")
+    secrets = _credentials(session, user)
+    token = _request_reset(client, "m@example.jp")
+    res = client.post(f"/password/reset/{token}", data={"password": "brand new secret", "confirm": "brand new secret"},
+                      follow_redirects=True)
+    assert "（3件）も無効にしました" in res.get_data(as_text=True)
+    assert _working(client, *secrets) == [False, False, False]
+
+
+def test_a_deactivated_account_comes_back_without_its_old_tokens(app, session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(email="m@example.jp")
+    admin = make_user("admin")
+    secrets = _credentials(session, user)
+    admin_config.set_active(session, user, False, actor=admin, now=NOW)
+    session.commit()
+    admin_config.set_active(session, user, True, actor=admin, now=NOW)
+    session.commit()
+    assert _working(app.test_client(), *secrets) == [False, False, False]
+
+
+def test_a_password_change_without_tokens_says_nothing_about_them(client, session) -> None:  # type: ignore[no-untyped-def]
+    make_user(email="m@example.jp")
+    session.commit()
+    login(client, "m@example.jp")
+    res = client.post("/password/change", data={"current_password": PASSWORD, "new_password": "brand new secret",
+                                                "confirm": "brand new secret"}, follow_redirects=True)
+    page = res.get_data(as_text=True)
+    assert "パスワードを変更しました。" in page and "も無効にしました" not in page
 
 
 def test_change_password_needs_the_current_one(client, session) -> None:  # type: ignore[no-untyped-def]

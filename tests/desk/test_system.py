@@ -100,6 +100,26 @@ def test_failed_mail_sent_again_to_a_corrected_address(client: FlaskClient, desk
     assert client.post(url, data={"recipient": "x@example.jp"}).status_code == 404  # no longer failed
 
 
+def test_a_one_time_link_is_never_sent_to_another_address(client: FlaskClient, desk: Desk) -> None:
+    """A failed password-reset or invitation mail still holds its link: sent to an address the
+    administrator types, it would let them set the password or join the group. Retrying it to its
+    own address stays possible."""
+    reset = _failed(1, "member@example.jp")
+    reset.kind, reset.context = "password_reset", {"url": "http://localhost/password/reset/SECRET"}
+    db.session.commit()
+    login(client, desk.admin)
+    page = client.get("/admin/system").data.decode()
+    assert f"/admin/system/mail/{reset.id}/resend-to" not in page and "別の宛先には送れません" in page
+    r = client.post(f"/admin/system/mail/{reset.id}/resend-to", data={"recipient": "admin@evil.example"})
+    assert r.status_code == 422 and "本人にもう一度手続きしてもらってください" in r.data.decode()
+    db.session.expire_all()
+    assert (reset.status, reset.recipient) == ("failed", "member@example.jp")
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "mail.redirected")) is None
+    client.post("/admin/system/mail/retry", data={"message_id": str(reset.id)})
+    db.session.expire_all()
+    assert (reset.status, reset.recipient) == ("pending", "member@example.jp")
+
+
 def test_only_admins_redirect_mail(app: Flask, desk: Desk) -> None:
     m = _failed(1, "a@example.jp")
     db.session.commit()

@@ -33,9 +33,9 @@ LATER = NOW + timedelta(days=20, microseconds=250)  # a "now" with a fraction of
 
 
 def _varied(session, w: dict[str, Any]) -> list[Booking]:  # type: ignore[no-untyped-def]
-    """Nine provisional bookings, then re-pointed at varied groups and bookers."""
+    """Twelve provisional bookings, then re-pointed at varied groups and bookers."""
     made = [book(session, w, day=DAY + timedelta(days=d), slot=s)
-            for d in range(3) for s in ("morning", "afternoon", "evening")]
+            for d in range(4) for s in ("morning", "afternoon", "evening")]
     rep_en = make_user(language="en")
     rep_ja = make_user(language="ja")
     plain = make_user(language="en")
@@ -52,6 +52,8 @@ def _varied(session, w: dict[str, Any]) -> list[Booking]:  # type: ignore[no-unt
     plan = [  # (group, booker)
         (big, rep_en), (big, plain), (big, w["staff"]), (no_contact, rep_ja), (shouting, admin),
         (shouting, plain), (w["group"], w["member_en"]), (w["group"], None), (big, gone),
+        # bookers no longer in the group (left or removed): not told, the group still is
+        (no_contact, plain), (shouting, rep_en), (big, rep_ja),
     ]
     for b, (group, booker) in zip(made, plan, strict=True):
         session.execute(update(Booking).where(Booking.id == b.id).values(
@@ -138,6 +140,10 @@ def test_recipient_rows_are_recipients(session, world) -> None:  # type: ignore[
     assert expected[bookings[2].id] == sorted(  # staff on behalf: not told; inactive representative: not told
         [(e, lang) for e, lang in expected[bookings[0].id]])
     assert ("club.office@example.jp", "ja") in expected[bookings[4].id]
+    assert expected[bookings[8].id] == expected[bookings[0].id]  # an inactive booker: not told
+    for b in bookings[9:11]:  # bookers out of the group
+        assert b.booked_by.email not in dict(expected[b.id]) and expected[b.id]
+    assert bookings[11].booked_by.email in dict(expected[bookings[11].id])
     assert not any(e == world["staff"].email for v in expected.values() for e, _ in v)
 
 
