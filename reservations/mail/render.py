@@ -33,6 +33,7 @@ WEEKDAYS_JA = "月火水木金土日"
 # kinds whose .ics adds or updates the event; others (when the booking is no longer active) cancel it
 REQUEST_KINDS = frozenset({"booking_received", "approved", "confirmed", "claim_reminder", "reminder"})
 CANCEL_KINDS = frozenset({"rejected", "released", "cancelled", "cancelled_by_staff", "cancelled_closure"})
+# group_member_added: members are invited now; kept so that rows queued before still render
 ACCOUNT_KINDS = frozenset({"password_reset", "group_invite", "group_member_added", "group_contact_changed"})
 
 

@@ -4,11 +4,13 @@ Staff register, suspend and renew groups elsewhere; here a group starts as
 ``applied`` with its creator as representative. Every change writes an audit
 event with the group's id. Functions flush, never commit.
 
-Adding a member by email: an existing account is added at once and told by mail;
-an address without an account gets an invitation mail with a one-time link (valid
-14 days) that makes whoever opens it while logged in a member. The representative
-learns whether an address has an account; only representatives can ask, one address
-at a time, and every addition and invitation is audited.
+Adding a member by email is an invitation: a mail with a one-time link (valid 14
+days) that makes whoever opens it while logged in a member, after logging in or
+signing up. Nobody becomes a member without following that link, so nobody is made a
+group's representative, and sent its booking mail, by a stranger who typed their
+address; and the representative never sees an account's name before its owner joins.
+Addresses without an account are invited only by registered groups (staff have seen the
+group's name, which the mail carries). Every invitation is audited.
 """
 
 from __future__ import annotations
@@ -203,46 +205,6 @@ def _drop(session: Session, m: Membership) -> None:
     session.expire(user, ["memberships"])
 
 
-class NoAccount(Exception):
-    """No account has this address: invite it instead (``invite_by_email``)."""
-
-    def __init__(self, email: str) -> None:
-        super().__init__(email)
-        self.email = email
-
-
-def add_member(session: Session, group: Group, actor: User, email: str, *, now: datetime) -> Membership:
-    """The representative adds an existing account by email; they get a notice mail.
-    Raises ``NoAccount`` for an address without an account."""
-    _require_representative(group, actor)
-    email = normalize_email(email)
-    failures = check_email(email)
-    if failures:
-        raise DomainError(failures)
-    with write_transaction(session):
-        user = find_by_email(session, email)
-        if user is not None and not user.active:
-            raise DomainError(_fail(
-                "inactive_account", "このメールアドレスのアカウントは現在利用できません。窓口にお問い合わせください。",
-                "The account with this email address is not active. Please contact the front desk.", "email"))
-        if user is None:
-            raise NoAccount(email)
-        if _membership(group, user.id) is not None:
-            raise DomainError(_fail("already_member", "この方は既にメンバーです。",
-                                    "This person is already a member.", "email"))
-        m = Membership(user=user, group=group, role=MEMBER)
-        session.add(m)
-        session.flush()
-        notify.queue_to_user(session, "group_member_added", user, now=now,
-                             key=f"{group.id}:{user.id}:{m.id}:{now.isoformat()}",
-                             context={"group_id": group.id, "group_name": group.name,
-                                      "added_by": actor.display_name})
-        audit.record(session, "group.member_added", now=now, actor=actor, group_id=group.id,
-                     after={"user_id": user.id, "role": MEMBER})
-        session.flush()
-    return m
-
-
 def remove_member(session: Session, group: Group, actor: User, user_id: int, *, now: datetime) -> None:
     """The representative removes someone else (to leave yourself, use ``leave``)."""
     _require_representative(group, actor)
@@ -294,21 +256,31 @@ def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
 
 def invite_by_email(session: Session, group: Group, actor: User, email: str, *, now: datetime,
                     base_url: str) -> GroupInvitation:
-    """Mail an invitation link to an address that has no account yet.
+    """The representative invites someone by email; they join by the mailed link.
 
-    Only registered groups invite (staff have seen the group's name, which the mail carries),
-    and an address has at most one open invitation per group: a new one replaces it."""
+    An address without an account is invited only by a registered group; an address has at
+    most one open invitation per group: a new one replaces it."""
     _require_representative(group, actor)
-    if group.status != "registered":
-        raise DomainError(_fail(
-            "group_not_registered",
-            "招待メールを送れるのは登録済みの団体だけです。アカウントをお持ちの方は、登録前でも追加できます。",
-            "Only registered groups can send invitations. People who already have an account can be added now.",
-            "email"))
     email = normalize_email(email)
     failures = check_email(email)
     if failures:
         raise DomainError(failures)
+    user = find_by_email(session, email)
+    if user is not None and not user.active:
+        raise DomainError(_fail(
+            "inactive_account", "このメールアドレスのアカウントは現在利用できません。窓口にお問い合わせください。",
+            "The account with this email address is not active. Please contact the front desk.", "email"))
+    if user is not None and _membership(group, user.id) is not None:
+        raise DomainError(_fail("already_member", "この方は既にメンバーです。",
+                                "This person is already a member.", "email"))
+    if user is None and group.status != "registered":
+        raise DomainError(_fail(
+            "group_not_registered",
+            "アカウントをお持ちでない方に招待メールを送れるのは、登録済みの団体だけです。"
+            "先にアカウントを登録してもらうと、登録前でも招待できます。",
+            "Only registered groups can invite people who have no account yet. Once they have signed up, "
+            "they can be invited before the group is registered.",
+            "email"))
     token = new_secret()
     with write_transaction(session):
         session.execute(

@@ -82,8 +82,8 @@ class GroupApplicationForm(GroupDetailsForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(_l("追加・招待する人のメールアドレス"), validators=[DataRequired(), Length(max=254)])
-    submit = SubmitField(_l("メンバーに追加"))
+    email = EmailField(_l("招待する人のメールアドレス"), validators=[DataRequired(), Length(max=254)])
+    submit = SubmitField(_l("招待メールを送る"))
 
 
 class ConfirmForm(FlaskForm):
@@ -194,17 +194,8 @@ def invite(group_id: int):  # type: ignore[no-untyped-def]
         flash_form_errors(form)
         return _render_group(group, form, 422)
     try:
-        try:
-            m = group_service.add_member(_db(), group, _me(), form.email.data or "", now=utcnow())
-        except group_service.NoAccount as no_account:
-            db.session.rollback()
-            group = _load(group_id)
-            group_service.invite_by_email(_db(), group, _me(), no_account.email, now=utcnow(),
-                                          base_url=str(current_app.config["BASE_URL"]))
-            db.session.commit()
-            flash(_("%(email)s に招待メールを送りました。メールのリンクから登録すると、この団体のメンバーになります（14日間有効）。",
-                    email=no_account.email), "success")
-            return redirect(url_for("groups.detail", group_id=group_id))
+        invitation = group_service.invite_by_email(_db(), group, _me(), form.email.data or "", now=utcnow(),
+                                                   base_url=str(current_app.config["BASE_URL"]))
     except (NotFound, Forbidden) as exc:
         return _domain_failure(group, exc)
     except DomainError as exc:
@@ -212,9 +203,10 @@ def invite(group_id: int):  # type: ignore[no-untyped-def]
         group = _load(group_id)
         apply_domain_error(form, exc)
         return _render_group(group, form, 422)
-    name = m.user.display_name
+    email = invitation.email
     db.session.commit()
-    flash(_("%(name)sさんをメンバーに追加しました。", name=name), "success")
+    flash(_("%(email)s に招待メールを送りました。メールのリンクから参加すると、この団体のメンバーになります（14日間有効）。",
+            email=email), "success")
     return redirect(url_for("groups.detail", group_id=group_id))
 
 

@@ -82,17 +82,32 @@ def test_only_the_representative_manages_members(client, session) -> None:  # ty
     assert _role(group.id, member.id) == "member"
 
 
-def test_representative_adds_an_existing_account_who_is_told(client, session) -> None:  # type: ignore[no-untyped-def]
-    rep, newcomer = make_user(email="rep@example.jp"), make_user(email="new@example.jp")
-    group = make_group(rep)
+def test_an_existing_account_is_invited_not_added_and_joins_only_by_the_link(app, client, session) -> None:  # type: ignore[no-untyped-def]
+    """Nobody is made a member, and so nobody can be handed the representative role or sent the
+    group's booking mail, by someone who only knows their address; the representative does not
+    learn the account's name before its owner joins. Also from a group not registered yet."""
+    rep, newcomer = make_user(email="rep@example.jp"), make_user(email="new@example.jp", display_name="新田")
+    group = make_group(rep, status="applied")
     session.commit()
     login(client, "rep@example.jp")
-    res = client.post(f"/groups/{group.id}/members", data={"email": "NEW@example.jp"})
-    assert res.status_code == 302
-    assert _role(group.id, newcomer.id) == "member"
-    mail = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "group_member_added"))
+    res = client.post(f"/groups/{group.id}/members", data={"email": "NEW@example.jp"}, follow_redirects=True)
+    page = res.get_data(as_text=True)
+    assert res.status_code == 200 and "new@example.jp に招待メールを送りました" in page and "新田" not in page
+    assert _role(group.id, newcomer.id) is None
+    assert client.post(f"/groups/{group.id}/members/{newcomer.id}/representative").status_code == 404
+    mail = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "group_invite"))
     assert mail.recipient == "new@example.jp" and mail.context["group_id"] == group.id
-    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "group.member_added")).group_id == group.id
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "group.member_invited")).group_id == group.id
+    client.post("/logout")
+
+    # the invited person logs in from the link and joins
+    path = mail.context["url"].removeprefix("http://localhost")
+    login(client, "new@example.jp")
+    joined = client.post(path, follow_redirects=True)
+    assert "団体に参加しました" in joined.get_data(as_text=True)
+    assert _role(group.id, newcomer.id) == "member"
+    client.post("/logout")
+    login(client, "rep@example.jp")
     again = client.post(f"/groups/{group.id}/members", data={"email": "new@example.jp"})
     assert again.status_code == 422 and "既にメンバーです" in again.get_data(as_text=True)
 
@@ -198,7 +213,7 @@ def test_invitations_only_from_registered_groups_and_one_open_link_per_address(c
     session.commit()
     login(client, "rep@example.jp")
     res = client.post(f"/groups/{applied.id}/members", data={"email": "victim@example.org"})
-    assert res.status_code == 422 and "登録済みの団体だけ" in res.get_data(as_text=True)
+    assert res.status_code == 422 and "登録済みの団体だけです" in res.get_data(as_text=True)
     assert session.scalar(select(OutboxMessage)) is None
     first = group_service.invite_by_email(session, registered, rep, "x@example.jp", now=NOW, base_url="http://h")
     session.commit()
