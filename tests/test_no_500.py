@@ -12,6 +12,7 @@ from flask import Flask
 
 from reservations import create_app
 from reservations.extensions import db
+from reservations.models import BookingSeries, User
 from tests.factories import NOW
 
 NONSENSE = ["", "?date=2026-13-45", "?date=%00", "?day=yesterday", "?facility=abc", "?facility=99999",
@@ -22,6 +23,7 @@ NONSENSE = ["", "?date=2026-13-45", "?date=%00", "?day=yesterday", "?facility=ab
             "?date=0001-01-01&day=0001-01-01&first=0001-01-01&last=9999-12-31",
             "?facility=%C2%B2&weekdays=%C2%B2&group=%C2%B2&room=%C2%B2",  # "²".isdigit() is true
             "?facility=99999999999999999999&date_from=2026-12-01&date_to=2026-12-07",
+            "?room=8&date=0001-01-01&slot=evening", "?room=1&date=0001-01-01&start=10:00&end=12:00",
             # query-string names that url_for would take as its own keywords
             "?date_from=2026-12-01&date_to=2026-12-31&endpoint=x&_method=POST&_anchor=a&_scheme=javascript&_external=1"]
 
@@ -69,6 +71,35 @@ def test_no_get_route_answers_500(demo_app: Flask, email: str | None) -> None:
             if r.status_code >= 500:
                 failures.append(f"{r.status_code} {url}{query}")
     assert not failures, "\n".join(failures)
+
+
+def test_every_demo_booking_opens_for_its_members_and_the_desk(demo_app: Flask) -> None:
+    """Each booking's own page, opened by the people who see it: its group's members (the demo's
+    weekly series has a date it did not book) and the front desk."""
+    from sqlalchemy import select
+
+    from reservations.models import Booking, Membership
+
+    with demo_app.app_context():
+        pairs = db.session.execute(select(Booking.id, Membership.user_id).join(
+            Membership, Membership.group_id == Booking.group_id)).all()
+        emails = {u.id: u.email for u in db.session.scalars(select(User))}
+        assert db.session.scalar(select(BookingSeries.id).where(BookingSeries.exceptions != "[]")) is not None
+        db.session.remove()
+    failures = []
+    by_user: dict[int, list[int]] = {}
+    for booking_id, user_id in pairs:
+        by_user.setdefault(user_id, []).append(booking_id)
+    for user_id, ids in [*by_user.items(), (None, sorted({b for b, _ in pairs}))]:
+        client = demo_app.test_client()
+        email = emails[user_id] if user_id is not None else "staff@example.jp"
+        assert client.post("/login", data={"email": email, "password": "naya-demo"}).status_code == 302
+        for booking_id in ids:
+            url = f"/bookings/{booking_id}" if user_id is not None else f"/desk/bookings/{booking_id}"
+            r = client.get(url)
+            if r.status_code != 200:
+                failures.append(f"{r.status_code} {email} {url}")
+    assert pairs and not failures, "\n".join(failures)
 
 
 EXTREME_DAYS = ["9999-12-31", "0001-01-01", "2026-02-30", "x"]

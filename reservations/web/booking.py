@@ -42,7 +42,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..clock import utcnow
 from ..domain.availability import CELL_LABELS, Cell, CellState
-from ..domain.calendar import local, local_day
+from ..domain.calendar import EARLIEST_DAY, LATEST_DAY, local, local_day
 from ..domain.errors import DomainError
 from ..domain.fees import FeeQuote
 from ..domain.lifecycle import Action, Status, can, is_active, status_label
@@ -738,6 +738,10 @@ def new():  # type: ignore[no-untyped-def]
             form.repeat.data = "none"
     form.room.data = str(room.id)
     day = form.date.data if isinstance(form.date.data, date) else None
+    if day is not None and not (EARLIEST_DAY <= day <= LATEST_DAY):
+        day = None  # a GET is not validated: a date no calendar holds only opens the empty form
+        if not posted:
+            form.date.data = None
     _setup_form(form, room, rules, options, language, day)
     group_ids = {str(g.id) for g, _g in options}
 
@@ -863,8 +867,10 @@ def detail(booking_id: int):  # type: ignore[no-untyped-def]
     tz = booking.room.facility.timezone
     quote = FeeQuote.from_dict(booking.fee_breakdown)
     siblings = list(booking.series.bookings) if booking.series is not None else []
+    # the dates a series did not book, stored as ISO text: [{"date": "2027-01-12", "code": "closed"}]
+    skipped = [date.fromisoformat(x["date"]) for x in booking.series.exceptions or ()] if booking.series else []
     return render_template(
-        "booking/detail.html", booking=booking, tz=tz, quote=quote, siblings=siblings,
+        "booking/detail.html", booking=booking, tz=tz, quote=quote, siblings=siblings, skipped=skipped,
         series_text=describe_series(booking.series.spec if booking.series else None, language,
                                     local_day(siblings[0].start_at, tz) if siblings else None),
         steps=next_steps(booking, language), can_cancel=can(booking.status, Action.CANCEL),
