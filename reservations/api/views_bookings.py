@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Response, url_for
@@ -21,7 +21,7 @@ from . import bp, errors, serialize
 from .auth import require_user
 from .errors import ApiError
 from .http import MAX_LIMIT, json_body, json_response, paginate
-from .registry import Param, api_route, query
+from .registry import MAX_INT, Param, api_route, query
 
 AUTH_ERRORS: dict[int, str | None] = {400: "Problem", 401: "Problem", 429: "Problem"}
 FIELDS = ("room_id", "group_id", "start", "end", "date", "slot", "purpose", "attendees", "extras", "recurrence")
@@ -47,6 +47,9 @@ def _int(data: dict[str, Any], key: str, errs: list[dict[str, Any]], *, required
         return None
     if value < 1 and key != "attendees":
         errs.append(_field_error(key, "invalid", "must be positive"))
+        return None
+    if value > MAX_INT:  # no id or count is this large, and PostgreSQL's integer columns refuse it
+        errs.append(_field_error(key, "invalid", f"must be at most {MAX_INT}"))
         return None
     return value
 
@@ -89,10 +92,14 @@ def _instant(data: dict[str, Any], key: str, errs: list[dict[str, Any]]) -> date
         errs.append(_field_error(key, "invalid_time", "must be an ISO 8601 instant with an offset"))
         return None
     try:
-        return parse_instant(value)
+        instant = parse_instant(value)
     except (ValueError, OverflowError):
         errs.append(_field_error(key, "invalid_time", "must be an ISO 8601 instant with an offset"))
         return None
+    if not (EARLIEST_DAY <= instant.astimezone(UTC).date() <= LATEST_DAY):
+        errs.append(_field_error(key, "invalid_time", "must be an instant from 2000-01-01 to 2099-12-31"))
+        return None
+    return instant
 
 
 def _recurrence(value: Any, errs: list[dict[str, Any]]) -> tuple[RecurrenceSpec | None, bool]:
@@ -121,6 +128,11 @@ def _recurrence(value: Any, errs: list[dict[str, Any]]) -> tuple[RecurrenceSpec 
     if not isinstance(weekdays, list) or any(not isinstance(d, int) or isinstance(d, bool) for d in weekdays):
         errs.append(_field_error("recurrence.weekdays", "type", "must be a list of integers (Monday = 0)"))
         ok = False
+    elif any(not 0 <= d <= 6 for d in weekdays):
+        errs.append(_field_error("recurrence.weekdays", "invalid", "each weekday from 0 (Monday) to 6 (Sunday)"))
+        ok = False
+    else:
+        weekdays = sorted(set(weekdays))  # [0, 0, 0, …] is Mondays, and the stored rule stays short
     until = _date(value.get("until"), "recurrence.until", errs)
     if value.get("until") is not None and until is None:
         ok = False

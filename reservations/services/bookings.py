@@ -503,6 +503,9 @@ def reject(session: Session, booking: Booking, *, actor: User, now: datetime, re
         return _change(session, booking, Action.REJECT, actor=actor, now=now, note=reason, notice="rejected")
 
 
+MAX_PAYMENT = 10_000_000  # yen: far above any room's fee, well inside every integer column
+
+
 def confirm(
     session: Session, booking: Booking, *, actor: User | None, now: datetime,
     amount: int | None = None, method: str = "cash", receipt: str = "", system: bool = False,
@@ -513,7 +516,7 @@ def confirm(
         if method not in PAYMENT_METHODS:
             raise DomainError(_fail("payment_method", "支払方法が正しくありません。", "Unknown payment method.", "method"))
         paid = booking.fee_total if amount is None else amount
-        if paid < 0:
+        if not 0 <= paid <= MAX_PAYMENT:
             raise DomainError(_fail("payment_amount", "金額が正しくありません。", "Invalid amount.", "amount"))
         if method != "exempt" and paid < booking.fee_total:
             raise DomainError(_fail("payment_short", f"使用料は{booking.fee_total}円です。",

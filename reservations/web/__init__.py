@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, abort, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -46,7 +46,36 @@ def _visible(who: str) -> bool:
     }[who]
 
 
+def _holds_nul(value: Any, depth: int = 0) -> bool:
+    """Whether a string in ``value`` (a JSON document: lists, objects, strings) holds a NUL
+    character; nesting deeper than any body the API takes is not looked into."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 10:
+        return False
+    if isinstance(value, dict):
+        return any(_holds_nul(k, depth + 1) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """A NUL character in a query string, a form, a path or a JSON body is refused with 400
+    before any view reads it: no one types one, and PostgreSQL's text columns refuse it, so it
+    would otherwise end as a 500 wherever it reached the database."""
+    values = [*request.args.values(), *request.args.keys(), *(request.view_args or {}).values()]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        values += [*request.form.values(), *request.form.keys()]
+        if request.is_json and _holds_nul(request.get_json(silent=True)):
+            abort(400, description="A text contains a NUL character.")
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        abort(400, description="A text contains a NUL character.")
+
+
 def register_web(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     import importlib
 
     for name in BLUEPRINT_MODULES:
@@ -110,7 +139,7 @@ def register_web(app: Flask) -> None:
 
             return from_http(exc)
         code = exc.code or 500
-        template = f"errors/{code}.html" if code in (403, 404, 429) else "errors/500.html"
+        template = f"errors/{code}.html" if code in (400, 403, 404, 429) else "errors/500.html"
         return render_template(template, error=exc), code
 
     @app.errorhandler(Exception)

@@ -237,7 +237,7 @@ class RejectForm(FlaskForm):
 
 
 class PaymentForm(FlaskForm):
-    amount = IntegerField(_l("受領金額（円）"), validators=[InputRequired(), NumberRange(min=0, max=10_000_000)])
+    amount = IntegerField(_l("受領金額（円）"), validators=[InputRequired(), NumberRange(min=0, max=bsvc.MAX_PAYMENT)])
     method = SelectField(_l("支払方法"), choices=_choices([(k, v) for k, v in PAYMENT_LABELS.items()]))
     receipt = StringField(_l("領収書番号"), validators=[Optional(), Length(max=40)])
     submit = SubmitField(_l("支払いを記録して確定する"))
