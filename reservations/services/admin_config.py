@@ -102,6 +102,7 @@ def validate_facility(session: Session, data: FacilityData, facility: Facility |
                              "Closing time must be after opening time.", f"hours_{d}"))
     if any(not 0 <= d <= 6 for d in data.closed_weekdays):
         out.append(_fail("weekday_invalid", "曜日が正しくありません。", "Invalid weekday.", "closed_weekdays"))
+    out += _sort_order_failures(data.sort_order)
     if not _open_hours(data.hours):
         out.append(_fail("no_hours", "少なくとも1つの曜日に開館時間を入力してください。",
                          "Give opening hours for at least one weekday.", "hours"))
@@ -209,6 +210,17 @@ def _int_ok(value: Any, lo: int, hi: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 
 
+MAX_FEE = 10_000_000  # yen, for any fee or extra: far above a room's, well inside every integer column
+MAX_SORT_ORDER = 999_999
+
+
+def _sort_order_failures(value: Any) -> list[RuleFailure]:
+    if _int_ok(value, -MAX_SORT_ORDER, MAX_SORT_ORDER):
+        return []
+    return [_fail("sort_order_invalid", "表示順は-999999〜999999の整数にしてください。",
+                  "The display order must be a whole number from -999999 to 999999.", "sort_order")]
+
+
 def _check_scheme(data: RoomData, facility: Facility) -> list[RuleFailure]:
     f = "slot_scheme"
     try:
@@ -247,16 +259,22 @@ def _check_fees(data: RoomData) -> list[RuleFailure]:
         if unknown:
             out.append(_fail("fee_unknown_slot", f"料金表に存在しない時間区分があります: {', '.join(unknown)}",
                              f"Fees name slots that do not exist: {', '.join(unknown)}", f))
-    if any(v < 0 for v in table.per_slot.values()) or (table.per_hour is not None and not _int_ok(table.per_hour, 0, 10**7)):
-        out.append(_fail("fee_negative", "料金は0円以上の整数にしてください。", "Fees must be whole yen, 0 or more.", f))
+    if not all(_int_ok(v, 0, MAX_FEE) for v in table.per_slot.values()) \
+            or (table.per_hour is not None and not _int_ok(table.per_hour, 0, MAX_FEE)):
+        out.append(_fail("fee_negative", "料金は0〜1,000万円の整数にしてください。",
+                         "Fees must be whole yen from 0 to 10,000,000.", f))
     codes_seen: set[str] = set()
     for e in table.extras:
-        if e.code in codes_seen or e.price < 0 or e.per not in EXTRA_PER:
+        if e.code in codes_seen or not _int_ok(e.price, 0, MAX_FEE) or e.per not in EXTRA_PER:
             out.append(_fail("extra_invalid", f"付帯設備「{e.code}」の設定が正しくありません（重複・負の金額・単位）。",
                              f"Extra {e.code} is invalid (duplicate, negative price or unit).", f))
         codes_seen.add(e.code)
     ex_seen: set[str] = set()
-    for e in t.get("exemptions", []) or []:
+    exemptions = t.get("exemptions", []) or []
+    if not isinstance(exemptions, list):
+        return [*out, _fail("exemption_invalid", "減免区分は一覧（[...]）で書いてください。",
+                            "Exemptions must be a list ([...]).", f)]
+    for e in exemptions:
         code, pct = e.get("code") if isinstance(e, dict) else None, e.get("percent") if isinstance(e, dict) else None
         if not code or code in ex_seen or not _int_ok(pct, 0, 100) or not e.get("name_ja"):
             out.append(_fail("exemption_invalid", "減免区分にはコード・名称・0〜100の割合が必要です（重複不可）。",
@@ -341,8 +359,8 @@ def validate_room(session: Session, data: RoomData, facility: Facility, room: Ro
     if not data.name_ja.strip() or not data.name_en.strip():
         out.append(_fail("names_required", "名称を日本語と英語で入力してください。", "Enter the name in both languages.",
                          "name_ja"))
-    return out + _check_scheme(data, facility) + _check_fees(data) + _check_rules(data) + \
-        _check_parts(session, data, facility, room)
+    return out + _sort_order_failures(data.sort_order) + _check_scheme(data, facility) + _check_fees(data) + \
+        _check_rules(data) + _check_parts(session, data, facility, room)
 
 
 def save_room(session: Session, facility: Facility, data: RoomData, *, actor: User, now: datetime,

@@ -205,6 +205,10 @@ def _room_data(form: RoomForm) -> asvc.RoomData | None:
             getattr(form, name).errors = [_("JSONの形式が正しくありません（%(line)s行目）。", line=exc.lineno)]
             ok = False
             continue
+        except RecursionError:  # brackets nested thousands deep: no table of ours looks like that
+            getattr(form, name).errors = [_("JSONの形式が正しくありません（%(line)s行目）。", line=1)]
+            ok = False
+            continue
         want = list if name == "cancellation_tiers" else dict
         if not isinstance(parsed[name], want):
             getattr(form, name).errors = [_("JSONの形式が正しくありません（%(line)s行目）。", line=1)]

@@ -88,6 +88,33 @@ def test_room_validation_refuses_bad_fees_windows_and_policy(desk: Desk) -> None
                            "claim_invalid", "tiers_invalid", "capacity_invalid"}
 
 
+def test_room_numbers_no_column_holds_are_refused_not_a_500(desk: Desk) -> None:
+    """A fee or an extra's price of 10^20 yen was saved, and every booking of the room then
+    failed; a display order of 10^23 and a fee table's exemptions given as a number were 500s."""
+    big = 10**20
+    data = _room(fee_table={"per_slot": {"morning": big}, "extras": [{"code": "mic", "name_ja": "マイク",
+                                                                       "name_en": "Mic", "price": big}],
+                            "exemptions": 5}, sort_order=10**23)
+    with pytest.raises(DomainError) as exc:
+        asvc.save_room(db.session, desk.facility, data, actor=desk.admin, now=NOW)
+    assert _codes(exc) == {"fee_negative", "extra_invalid", "exemption_invalid", "sort_order_invalid"}
+    facility = asvc.FacilityData.of(desk.facility)
+    facility.sort_order = 3_000_000_000
+    with pytest.raises(DomainError) as exc:
+        asvc.save_facility(db.session, facility, actor=desk.admin, now=NOW, facility=desk.facility)
+    assert _codes(exc) == {"sort_order_invalid"}
+
+
+def test_room_form_with_brackets_nested_too_deep_is_a_form_error(client: FlaskClient, desk: Desk) -> None:
+    login(client, desk.admin)
+    room = desk.large
+    form = {"code": room.code, "name_ja": room.name_ja, "name_en": room.name_en, "capacity": str(room.capacity),
+            "slot_scheme": "[" * 100_000, "fee_table": json.dumps(room.fee_table), "sort_order": "0",
+            "active": "y"}
+    r = client.post(f"/admin/facilities/{desk.facility.id}/rooms/{room.id}", data=form)
+    assert r.status_code == 422 and "JSONの形式が正しくありません" in r.get_data(as_text=True)
+
+
 def test_room_parts_refuse_loops_and_other_facilities(desk: Desk) -> None:
     a = make_room(desk.facility, code="a", name_ja="A", name_en="A")
     b = make_room(desk.facility, code="b", name_ja="B", name_en="B")
