@@ -20,14 +20,14 @@ EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2099, 12, 31)
 
 
-@lru_cache(maxsize=64)
-def _jp_holidays(year: int) -> dict[date, str]:
-    return dict(holidays_lib.country_holidays("JP", years=year, language="ja"))
+@lru_cache(maxsize=128)
+def _jp_holidays(year: int, language: str) -> dict[date, str]:
+    return dict(holidays_lib.country_holidays("JP", years=year, language=language))
 
 
-def japanese_holiday(day: date) -> str | None:
-    """The holiday's Japanese name, or None on an ordinary day."""
-    return _jp_holidays(day.year).get(day)
+def japanese_holiday(day: date, language: str = "ja") -> str | None:
+    """The national holiday's name (``language`` "ja" or "en_US"), or None on an ordinary day."""
+    return _jp_holidays(day.year, language).get(day)
 
 
 def in_new_year_break(day: date) -> bool:
@@ -85,7 +85,8 @@ class FacilityCalendar:
             return ClosedReason("new_year", "年末年始休館", "New Year holidays")
         holiday = japanese_holiday(day)
         if self.closed_on_holidays and holiday:
-            return ClosedReason("holiday", f"祝日休館（{holiday}）", f"Closed on national holidays ({holiday})")
+            return ClosedReason("holiday", f"祝日休館（{holiday}）",
+                                f"Closed on national holidays ({japanese_holiday(day, 'en_US') or holiday})")
         if day.weekday() in self.closed_weekdays:
             return ClosedReason("weekly", "休館日", "Regular closing day")
         if day.weekday() not in self.hours:

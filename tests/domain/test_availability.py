@@ -42,6 +42,10 @@ def test_hourly_room_steps_and_free_intervals() -> None:
 def test_holiday_names_come_from_the_holidays_package() -> None:
     assert japanese_holiday(date(2027, 1, 11)) == "成人の日"
     assert japanese_holiday(date(2027, 1, 12)) is None
+    assert japanese_holiday(date(2027, 1, 11), "en_US") == "Coming of Age Day"
+    closed = calendar().closed_reason(date(2027, 1, 11))  # the helper's facility closes on holidays
+    assert closed is not None and (closed.label_ja, closed.label_en) == (
+        "祝日休館（成人の日）", "Closed on national holidays (Coming of Age Day)")
 
 
 base = datetime(2026, 12, 8, tzinfo=at(DAY, 0).tzinfo)
