@@ -452,7 +452,8 @@ def _is_overlap(exc: Exception) -> bool:
 
 def _change(
     session: Session, booking: Booking, action: Action, *, actor: User | None, now: datetime,
-    target: Status | None = None, note: str = "", notice: str | None = None,
+    target: Status | None = None, note: str = "", notice: str | None = None, audit_note: str | None = None,
+    mail_context: dict[str, Any] | None = None,
 ) -> Booking:
     """Apply one transition: status, iCal sequence, freed units, audit event, notification."""
     before = audit.booking_snapshot(booking)
@@ -465,9 +466,10 @@ def _change(
             u.active = False
     session.flush()
     audit.record(session, f"booking.{action.value}", now=now, actor=actor, booking=booking,
-                 before=before, after=audit.booking_snapshot(booking), note=note)
+                 before=before, after=audit.booking_snapshot(booking), note=note if audit_note is None else audit_note)
     if notice:
-        notify.queue(session, notice, booking, now=now, context={"note": note} if note else None)
+        context = {**({"note": note} if note else {}), **(mail_context or {})}
+        notify.queue(session, notice, booking, now=now, context=context or None)
     return booking
 
 
@@ -482,7 +484,10 @@ def get_booking_for(session: Session, booking_id: int, user: User | None) -> Boo
     return booking
 
 
-def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "") -> Booking:
+def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "",
+            audit_note: str | None = None) -> Booking:
+    """``note`` goes to the group's mail and the audit trail; ``audit_note``, when given, to the
+    trail instead (how it was approved, e.g. "bulk": nothing the group needs to read)."""
     require_staff_for(actor, booking.room.facility_id)
     with write_transaction(session):
         rules = rules_of(session, booking.room)
@@ -491,7 +496,7 @@ def approve(session: Session, booking: Booking, *, actor: User, now: datetime, n
         if target == Status.PROVISIONAL:
             booking.claim_deadline = rules.claim.deadline(now, booking.start_at, booking.room.facility.timezone)
         return _change(session, booking, Action.APPROVE, actor=actor, now=now, target=target,
-                       note=note, notice="approved")
+                       note=note, notice="approved", audit_note=audit_note)
 
 
 def reject(session: Session, booking: Booking, *, actor: User, now: datetime, reason: str) -> Booking:
@@ -542,17 +547,21 @@ def cancellation_quote(booking: Booking, now: datetime, *, waived: bool = False)
 
 def cancel(
     session: Session, booking: Booking, *, actor: User | None, now: datetime, reason: str = "",
-    closure: bool = False,
+    closure: bool = False, reason_en: str = "",
 ) -> Booking:
-    """Cancel by the group or by staff; ``closure`` waives the fee (facility at fault)."""
+    """Cancel by the group or by staff; ``closure`` waives the fee (facility at fault).
+    ``reason_en``: the reason in English too (a closure's, which staff give in both languages),
+    for the mail of a member who reads English; the booking keeps both."""
     staff = actor is not None and actor.serves(booking.room.facility_id)
     if not closure:
         require_view(actor, booking)
+    reason, reason_en = reason.strip(), reason_en.strip()
     with write_transaction(session):
         booking.cancellation_fee = cancellation_quote(booking, now, waived=closure)
-        booking.cancel_reason = reason.strip() or None
+        booking.cancel_reason = (f"{reason} / {reason_en}" if reason_en and reason_en != reason else reason) or None
         notice = "cancelled_closure" if closure else ("cancelled_by_staff" if staff and not is_member(actor, booking.group) else "cancelled")
-        return _change(session, booking, Action.CANCEL, actor=actor, now=now, note=reason, notice=notice)
+        return _change(session, booking, Action.CANCEL, actor=actor, now=now, note=reason, notice=notice,
+                       mail_context={"note_en": reason_en} if reason_en else None)
 
 
 def later_dates_to_cancel(booking: Booking) -> list[Booking]:

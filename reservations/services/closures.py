@@ -24,7 +24,6 @@ from . import bookings as svc
 from .mapping import FacilityRooms, local_bounds
 from .permissions import require_staff_for
 
-EMERGENCY_REASON = "施設休館のため / facility closed"
 MAX_CLOSURE_DAYS = 366
 
 
@@ -132,7 +131,9 @@ def emergency_close(session: Session, facility: Facility, day: date, *, actor: U
         session.add(closure)
         session.flush()
         for b in preview.cancellable:
-            svc.cancel(session, b, actor=actor, now=now, reason=EMERGENCY_REASON, closure=True)
+            # the reason staff gave is what the groups are told, each in their language
+            svc.cancel(session, b, actor=actor, now=now, reason=reason_ja, reason_en=reason_en or reason_ja,
+                       closure=True)
         audit.record(session, "closure.emergency", now=now, actor=actor, facility_id=facility.id,
                      after={"closure_id": closure.id, "day": day.isoformat(),
                             "cancelled": [b.id for b in preview.cancellable],

@@ -204,7 +204,7 @@ def bulk_approve(session: Session, bookings: Sequence[Booking], *, actor: User, 
         if problems:
             result.skipped.append((b, problems))
             continue
-        svc.approve(session, b, actor=actor, now=now, note="bulk")
+        svc.approve(session, b, actor=actor, now=now, audit_note="bulk")
         result.approved.append(b)
     return result
 

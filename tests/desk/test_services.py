@@ -122,6 +122,12 @@ def test_bulk_approve_skips_the_conflicting_ones(desk: Desk) -> None:
     assert (ok.status, closed.status) == ("provisional", "pending")
     kinds = set(db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.booking_id == ok.id)))
     assert "approved" in kinds
+    # how it was approved is for the trail; the group's mail carries no "bulk" note
+    approved = db.session.scalars(select(OutboxMessage).where(OutboxMessage.booking_id == ok.id,
+                                                              OutboxMessage.kind == "approved")).all()
+    assert approved and all("note" not in m.context for m in approved)
+    assert db.session.scalar(select(AuditEvent.note).where(AuditEvent.booking_id == ok.id,
+                                                          AuditEvent.action == "booking.approve")) == "bulk"
 
 
 def test_bulk_approve_refuses_everything_when_one_is_elsewhere(desk: Desk) -> None:
@@ -197,17 +203,20 @@ def test_emergency_closure_cancels_the_day_without_fee_and_queues_notices(desk: 
     assert exc.value.codes == ["count_changed"]
     db.session.rollback()
 
-    result = csvc.emergency_close(db.session, desk.facility, TODAY, actor=desk.staff, now=NOW, expected=2)
+    result = csvc.emergency_close(db.session, desk.facility, TODAY, actor=desk.staff, now=NOW, expected=2,
+                                  reason_ja="断水のため臨時休館", reason_en="Closed: no water supply")
     db.session.commit()
     assert {b.id for b in result.cancelled} == {paid.id, pending.id}
     for b in (paid, pending):
         db.session.refresh(b)
         assert b.status == "cancelled" and b.cancellation_fee == 0
-        assert b.cancel_reason == csvc.EMERGENCY_REASON
+        assert b.cancel_reason == "断水のため臨時休館 / Closed: no water supply"
         assert all(not u.active for u in b.units)
     assert (in_use.status, tomorrow.status, elsewhere.status) == ("checked_in", "provisional", "provisional")
     notices = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancelled_closure")).all()
     assert {n.booking_id for n in notices} == {paid.id, pending.id}
+    # the groups are told the reason staff gave, in their language
+    assert all(n.context == {"note": "断水のため臨時休館", "note_en": "Closed: no water supply"} for n in notices)
     closure = db.session.scalar(select(Closure))
     assert closure is not None and (closure.kind, closure.start_date, closure.room_id) == ("emergency", TODAY, None)
     # the day is closed to new bookings now

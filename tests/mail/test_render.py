@@ -117,3 +117,12 @@ def test_built_message_has_text_html_and_ics_and_a_deterministic_message_id(sess
     assert att.get_content_type() == "text/calendar" and att.get_param("method") == "REQUEST"
     assert att.get_content_charset() == "utf-8"
     _ics(att.get_payload(decode=True))
+
+
+def test_a_closure_mail_gives_the_reason_staff_wrote_in_the_readers_language(session, world, settings) -> None:  # type: ignore[no-untyped-def]
+    b = book(session, world)
+    context = {"note": "断水のため臨時休館", "note_en": "Closed: no water supply"}
+    ja = render(session, _msg("cancelled_closure", "ja", b, context), settings)
+    en = render(session, _msg("cancelled_closure", "en", b, context), settings)
+    assert "理由：断水のため臨時休館" in ja.text and "Reason: Closed: no water supply" in en.text
+    assert "断水" not in en.text
