@@ -50,8 +50,8 @@ class GroupApplication:
     public_purpose: bool = False
 
 
-def _fail(code: str, ja: str, en: str, field: str | None = None) -> RuleFailure:
-    return RuleFailure(code, ja, en, field=field)
+def _fail(code: str, ja: str, en: str, field: str | None = None, *, details: dict[str, Any] | None = None) -> RuleFailure:
+    return RuleFailure(code, ja, en, field=field, details=details or {})
 
 
 def check_identity(name: str, kind: str) -> list[RuleFailure]:
@@ -105,9 +105,19 @@ def _normalized(a: GroupApplication, *, identity: bool = True) -> GroupApplicati
 
 
 def apply_for_group(session: Session, user: User, application: GroupApplication, *, now: datetime) -> Group:
-    """A new group in status ``applied``; ``user`` becomes its representative."""
+    """A new group in status ``applied``; ``user`` becomes its representative. The same user
+    applying again under the same name while that application is open (a form sent twice) is
+    refused rather than made a second group for the desk to find and discard."""
     a = _normalized(application)
     with write_transaction(session):
+        again = session.scalar(
+            select(Group.id).join(Membership, Membership.group_id == Group.id)
+            .where(Membership.user_id == user.id, Group.status == "applied", Group.name == a.name))
+        if again is not None:
+            raise DomainError(_fail(
+                "already_applied", "この名前の団体は既に申請中です。団体の一覧から確認できます。",
+                "You have already applied for a group of this name. It is in your list of groups.", "name",
+                details={"group_id": again}))
         group = Group(name=a.name, kind=a.kind, status="applied", representative_name=a.representative_name,
                       contact_email=a.contact_email, contact_phone=a.contact_phone, member_count=a.member_count,
                       activity_field=a.activity_field, description=a.description, public_name=a.public_name,

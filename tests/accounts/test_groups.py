@@ -44,6 +44,10 @@ def test_group_application_is_applied_with_me_as_representative(client, session)
     assert "登録申請中" in page and "山田花子" in page
     listing = client.get("/groups").get_data(as_text=True)
     assert "四日市子育てネット" in listing and "登録申請中" in listing
+    # the form sent again: no second application for the desk to find
+    again = client.post("/groups/new", data=APPLICATION)
+    assert again.status_code == 422 and "この名前の団体は既に申請中です" in again.get_data(as_text=True)
+    assert len(session.scalars(select(Group)).all()) == 1
 
 
 def test_group_application_errors_keep_the_input(client, session) -> None:  # type: ignore[no-untyped-def]
