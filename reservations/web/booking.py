@@ -529,7 +529,7 @@ class BookingForm(FlaskForm):
         NumberRange(min=1, max=10000, message=_l("利用人数を1人以上で入力してください。"))])
     extras = SelectMultipleField(_l("付帯設備"), choices=[], widget=ListWidget(prefix_label=False),
                                  option_widget=CheckboxInput(), validate_choice=False)
-    repeat = RadioField(_l("繰り返し"), choices=[], default="none", validate_choice=False)
+    repeat = RadioField(_l("繰り返し"), choices=[], default="none")
     repeat_until = DayField(_l("終了日（この日まで）"), validators=[Optional()])
     repeat_count = IntegerField(_l("回数"), validators=[
         Optional(), NumberRange(min=1, max=MAX_OCCURRENCES,

@@ -30,6 +30,13 @@ def test_booking_form_requires_login(client, world):
     assert db.session.query(Booking).count() == 0
 
 
+def test_a_repeat_the_form_does_not_offer_is_refused_not_booked_once(client, world):
+    login(client, world.member)
+    r = client.post("/book", data=_form(world, repeat="yearly"))
+    assert r.status_code == 422 and 'value="まちづくり勉強会"' in r.get_data(as_text=True)
+    assert db.session.query(Booking).count() == 0
+
+
 def test_prefilled_form_shows_price_with_breakdown_before_submitting(client, world):
     login(client, world.member)
     r = client.get(f"/book?room={world.large.id}&date=2026-12-08&slot=evening&group={world.group.id}")
