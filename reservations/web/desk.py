@@ -520,18 +520,23 @@ def _served_ids() -> list[int] | None:
 @staff_required
 def group(group_id: int):  # type: ignore[no-untyped-def]
     g = _group(group_id)
+    return _group_page(g, _register_form(lang(), g, formdata=False))
+
+
+def _group_page(g: Group, register_form: RegisterForm, status: int = 200) -> Any:
     hist = rsvc.history(_db(), g, actor=me(), facility_ids=_served_ids())
     return render_template("desk/group.html", group=g, hist=hist, exemption_names=_exemption_names(lang()),
-                           register_form=_register_form(lang(), g, formdata=False), suspend_form=SuspendForm(),
-                           rename_form=_rename_form(lang(), g), **_common())
+                           register_form=register_form, suspend_form=SuspendForm(),
+                           rename_form=_rename_form(lang(), g), **_common()), status
 
 
-def _registration_action(group_id: int, fn: Callable[..., Any], done: str) -> Response:
+def _registration_action(group_id: int, fn: Callable[..., Any], done: str) -> Any:
     g = _group(group_id)
     form = _register_form(lang())
     if not form.validate_on_submit():
-        flash(_("次回更新日を入力してください。"), "error")
-        return redirect(url_for("desk.group", group_id=g.id))
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _group_page(g, form, 422)  # the date and exemption as posted, with the field's own error
     now = utcnow()
     try:
         fn(_db(), g, actor=me(), now=now, today=local_day(now, "Asia/Tokyo"),
@@ -655,14 +660,17 @@ def emergency():  # type: ignore[no-untyped-def]
     facility = _facility()
     now = utcnow()
     form = EmergencyForm()
+    status = 200
     if request.method == "GET":
         form.day.data = _day_arg(local_day(now, facility.timezone))
     elif not form.validate():
-        flash(_("日付と理由を入力してください。"), "error")
-        return redirect(url_for("desk.closures", facility=facility.id))
+        if form.day.errors or form.day.data is None:  # the page's own hidden date: start again from the list
+            flash(_("日付が正しくありません。もう一度日付を選んでください。"), "error")
+            return redirect(url_for("desk.closures", facility=facility.id))
+        status = 422  # the reasons: shown again with what was typed and why
     day = form.day.data or local_day(now, facility.timezone)
     preview = csvc.emergency_preview(_db(), facility, day, actor=me())
-    if request.method == "POST" and request.form.get("confirm") == "1":
+    if status == 200 and request.method == "POST" and request.form.get("confirm") == "1":
         try:
             result = csvc.emergency_close(_db(), facility, day, actor=me(), now=now,
                                           reason_ja=form.reason_ja.data or "", reason_en=form.reason_en.data or "",
@@ -682,7 +690,7 @@ def emergency():  # type: ignore[no-untyped-def]
             return redirect(url_for("desk.today", facility=facility.id, day=day.isoformat()))
     form.expected.data = len(preview.cancellable)
     return render_template("desk/emergency.html", form=form, day=day, preview=preview, tz=facility.timezone,
-                           **_common(facility))
+                           **_common(facility)), status
 
 
 # --- audit log ---------------------------------------------------------------------------------

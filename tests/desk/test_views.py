@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import pytest
@@ -148,6 +150,20 @@ def test_emergency_closure_confirm_page_then_cancel(staff_client: FlaskClient, d
     assert len(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "cancelled_closure")).all()) >= 2
 
 
+def test_emergency_closure_without_a_reason_keeps_what_was_typed(staff_client: FlaskClient, desk: Desk) -> None:
+    b = desk.book(desk.large, slot="evening")
+    r = staff_client.post("/desk/closures/emergency", data={
+        "day": TODAY.isoformat(), "reason_ja": "", "reason_en": "Closed: no water", "expected": "1", "confirm": "1"})
+    assert r.status_code == 422 and 'value="Closed: no water"' in r.get_data(as_text=True)
+    assert "取り消す予約: 1件" in text(r)
+    db.session.refresh(b)
+    assert b.status != "cancelled" and db.session.scalar(select(Closure.id)) is None
+    # a date the page itself never sends: back to choosing the date, saying so
+    r = staff_client.post("/desk/closures/emergency", data={"day": "2100-01-01", "reason_ja": "断水", "confirm": "1"})
+    assert r.status_code == 302
+    assert "日付が正しくありません" in text(staff_client.get(r.headers["Location"]))
+
+
 def test_planned_closure_form(staff_client: FlaskClient, desk: Desk) -> None:
     r = staff_client.post("/desk/closures", data={"room_id": str(desk.hall.id), "start_date": LATER.isoformat(),
                                                   "end_date": TODAY.isoformat(), "reason_ja": "工事"})
@@ -162,6 +178,14 @@ def test_group_pages_register_and_history(staff_client: FlaskClient, desk: Desk)
     page = text(staff_client.get("/desk/groups?status=applied"))
     assert "準備会" in page and "まちづくりの会" not in page
     g = desk.applied
+    # a date out of range: the page again with the exemption chosen and the date's own error
+    r = staff_client.post(f"/desk/groups/{g.id}/register", data={"renewal_date": "2100-03-31",
+                                                                  "exemption_code": "civic_50"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'value="2100-03-31"' in html
+    assert re.search(r'<option selected value="civic_50">|<option value="civic_50" selected', html)
+    db.session.refresh(g)
+    assert g.status == "applied"
     r = staff_client.post(f"/desk/groups/{g.id}/register", data={"renewal_date": "2027-03-31",
                                                                   "exemption_code": "civic_50"})
     assert r.status_code == 302
