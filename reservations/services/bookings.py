@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -232,6 +232,8 @@ def _plan(
     for d, s, e in spans:
         req = BookingRequest(room.id, s, e, inp.attendees, group_class, inp.slot_code)
         occurrences.append(Occurrence(d, s, e, tuple(check_request(req, rules, cal, existing, now, overrides=overrides))))
+    if any(f.code == "conflict" for o in occurrences for f in o.failures):
+        occurrences = _name_conflicts(session, occurrences, room, group.id if group is not None else None, tz)
 
     exemption = None
     if group is not None and group_class == "registered" and group.exemption_code:
@@ -339,6 +341,47 @@ def create_booking(
                              note=("override: " + ",".join(sorted(overrides))) if overrides else "")
                 notify.queue(session, "booking_received", b, now=now)
         return created
+
+
+def _name_conflicts(session: Session, occurrences: list[Occurrence], room: Room, group_id: int | None,
+                    tz: str) -> list[Occurrence]:
+    """Conflicts said the way the person booking needs them: the core names only the taken
+    times. When the booking in the way is the same group's (a form sent twice, a date booked
+    already) they are told so; when it holds another room sharing the space (a hall's part, or
+    the whole hall), that room is named."""
+    ids = {c["booking_id"] for o in occurrences for f in o.failures if f.code == "conflict"
+           for c in f.details.get("conflicts", ())}
+    rows = session.execute(select(Booking.id, Booking.group_id, Room.name_ja, Room.name_en, Room.id)
+                           .join(Room, Room.id == Booking.room_id).where(Booking.id.in_(ids))).all()
+    by_id = {r[0]: r for r in rows}
+    zone = ZoneInfo(tz)
+    out = []
+    for o in occurrences:
+        failures = []
+        for f in o.failures:
+            found = [by_id[c["booking_id"]] for c in f.details.get("conflicts", ()) if c["booking_id"] in by_id]
+            if f.code != "conflict" or not found:
+                failures.append(f)
+                continue
+            spans = sorted({(datetime.fromisoformat(c["start"]).astimezone(zone),
+                             datetime.fromisoformat(c["end"]).astimezone(zone)) for c in f.details["conflicts"]})
+            ja = "、".join(f"{a:%H:%M}〜{b:%H:%M}" for a, b in spans)
+            en = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in spans)
+            others = sorted({(name_ja, name_en) for _i, _g, name_ja, name_en, rid in found if rid != room.id})
+            if others:
+                ja += "、" + "・".join(n for n, _ in others)
+                en += ", " + ", ".join(n for _, n in others)
+            own = group_id is not None and any(g == group_id for _i, g, *_rest in found)
+            if own:
+                message_ja = f"この時間は、この団体が既に予約しています（{ja}）。予約の一覧で確認できます。"
+                message_en = f"Your group has already booked this time ({en}). See your bookings."
+            else:
+                message_ja, message_en = f"この時間は既に予約があります（{ja}）。", f"This time is already booked ({en})."
+            failures.append(replace(f, message_ja=message_ja, message_en=message_en,
+                                    details={**f.details, "own_group": own,
+                                             "rooms": [{"ja": a, "en": b} for a, b in others]}))
+        out.append(replace(o, failures=tuple(failures)))
+    return out
 
 
 def _passes(plan: Plan) -> bool:

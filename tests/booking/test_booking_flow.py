@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import flask_babel
+
 from reservations.domain.recurrence import RecurrenceSpec
 from reservations.extensions import db
 from reservations.models import Booking
@@ -106,6 +108,35 @@ def test_conflict_keeps_input_and_offers_alternatives(client, world):
     assert f"room={world.large.id}&amp;date=2026-12-09&amp;slot=morning" in later
     assert "purpose=" in later
     assert db.session.query(Booking).count() == 1
+
+
+def test_a_conflict_with_the_groups_own_booking_says_so(client, world):
+    """A form sent twice, or a date booked already: the group is told it is their own booking."""
+    login(client, world.member)
+    assert client.post("/book", data=_form(world)).status_code == 302
+    r = client.post("/book", data=_form(world))
+    page = text(r.get_data(as_text=True))
+    assert r.status_code == 422 and "この時間は、この団体が既に予約しています（17:30〜21:00）" in page
+    assert db.session.query(Booking).count() == 1
+
+
+def test_a_conflict_in_a_hall_names_the_part_that_is_taken(client, world):
+    from tests.factories import make_room
+
+    part_a = make_room(world.facility, name_ja="多目的ホールA", name_en="Hall A", capacity=50)
+    part_b = make_room(world.facility, name_ja="多目的ホールB", name_en="Hall B", capacity=50)
+    hall = make_room(world.facility, name_ja="多目的ホール", name_en="Hall", capacity=100, parts=[part_a, part_b])
+    db.session.commit()
+    book(part_a, world.other_group, date(2026, 12, 8), "evening", actor=world.stranger)
+    login(client, world.member)
+    r = client.post("/book", data=_form(world, room=hall.id))
+    page = text(r.get_data(as_text=True))
+    assert r.status_code == 422 and "この時間は既に予約があります（17:30〜21:00、多目的ホールA）" in page
+    world.member.language = "en"  # a signed-in user reads in their profile's language
+    db.session.commit()
+    flask_babel.refresh()
+    r = client.post("/book", data=_form(world, room=hall.id))
+    assert "This time is already booked (17:30–21:00, Hall A)" in text(r.get_data(as_text=True))
 
 
 def test_validation_errors_in_the_users_language(client, world):
