@@ -43,13 +43,14 @@ from ..extensions import db
 from ..models import Booking, Facility, Group, Room, User
 from ..models.facility import name_in
 from ..models.group import GROUP_STATUSES, kind_options
+from ..services import availability as avail
 from ..services import bookings as bsvc
 from ..services import closures as csvc
 from ..services import desk as dsvc
 from ..services import registrations as rsvc
-from ..services.mapping import FacilityRooms, slot_scheme
+from ..services.mapping import FacilityRooms, rules_of, slot_scheme
 from ..services.permissions import Forbidden, NotFound
-from .booking import fmt_day
+from .booking import fmt_day, fmt_time
 from .forms_util import DayField, apply_domain_error
 from .i18n import aside, lang
 from .safety import parse_day, parse_id, safe_next
@@ -413,11 +414,16 @@ def book():  # type: ignore[no-untyped-def]
     now = utcnow()
     form = BehalfForm()
     _behalf_setup(form, facility, language)
-    if request.method == "GET":
-        form.day.data = form.day.data or local_day(now, facility.timezone)
+    if request.method == "GET":  # prefilled from a link: another free time offered below
+        form.day.data = _day_arg(form.day.data or local_day(now, facility.timezone))
         if _int_arg("room"):
             form.room_id.data = _int_arg("room")
+        slot = request.args.get("slot")
+        if slot and any(value == slot for value, *_rest in form.slot_code.iter_choices()):
+            form.slot_code.data = slot
     status = 200
+    taken: list[int] = []
+    alternatives: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
     if form.validate_on_submit():
         tz = facility.timezone
         inp = bsvc.BookingInput(
@@ -441,13 +447,44 @@ def book():  # type: ignore[no-untyped-def]
             apply_domain_error(form, exc, field_map={"slot": "slot_code", "group": "group_id", "room": "room_id",
                                                       "date": "day", "overrides": "overrides"})
             status = 422
+            if "conflict" in exc.codes and room is not None:
+                taken = sorted({c["booking_id"] for f in exc.failures if f.code == "conflict"
+                                for c in f.details.get("conflicts", ())})
+                alternatives = _desk_alternatives(facility, room, inp, now)
         else:
             db.session.commit()
             flash(_("代理予約を登録しました。"), "success")
             return redirect(url_for("desk.booking", booking_id=made[0].id))
     elif request.method == "POST":
         status = 422
-    return render_template("desk/book.html", form=form, **_common(facility)), status
+    return render_template("desk/book.html", form=form, taken=taken, alternatives=alternatives,
+                           **_common(facility)), status
+
+
+def _desk_alternatives(facility: Facility, room: Room, inp: bsvc.BookingInput,
+                       now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What a refused booking on behalf could take instead, in this facility (the desk books for
+    its own): other rooms free at the same time, and the room's next free times, each a link
+    that opens this form on it."""
+    rules = rules_of(_db(), room)
+    tz = facility.timezone
+    if inp.slot_code and inp.day and isinstance(rules.scheme, FixedSlots):
+        span = rules.scheme.span(inp.day, inp.slot_code, tz)
+    else:
+        span = (inp.start, inp.end) if inp.start and inp.end else None
+    if span is None or span[1] <= span[0]:
+        return [], []
+    same_time, later = avail.suggest_alternatives(
+        _db(), room, span[0], span[1], slot_code=inp.slot_code, attendees=max(inp.attendees, 1), now=now,
+        group_class="registered")
+
+    def view(a: avail.Alternative) -> dict[str, Any]:
+        d = local_day(a.start, tz)
+        return {"room": a.room, "day": d, "start": fmt_time(a.start, tz), "end": fmt_time(a.end, tz),
+                "url": url_for("desk.book", facility=facility.id, room=a.room.id, day=d.isoformat(),
+                               slot=a.slot_code or None)}
+
+    return [view(a) for a in same_time if a.same_facility], [view(a) for a in later]
 
 
 # --- group registrations -----------------------------------------------------------------------

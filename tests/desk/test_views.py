@@ -129,6 +129,17 @@ def test_book_on_behalf_form(staff_client: FlaskClient, desk: Desk) -> None:
     data.update(group_id=str(desk.group.id), slot_code="morning")
     r = staff_client.post("/desk/book", data=data)
     assert r.status_code == 422 and "既に予約があります" in text(r)
+    # the booking in the way is a link, and other times are offered as links that open this form on them
+    html = r.get_data(as_text=True)
+    assert f'href="/desk/bookings/{booking_id}"' in html
+    later = html.split("この部屋の次の空き")[1]
+    link = re.search(r'href="(/desk/book\?[^"]+)"', later)
+    assert link is not None and f"room={data['room_id']}" in link.group(1)
+    prefilled = staff_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    day = re.search(r"day=([0-9-]+)", link.group(1)).group(1)  # type: ignore[union-attr]
+    slot = re.search(r"slot=(\w+)", link.group(1)).group(1)  # type: ignore[union-attr]
+    assert f'value="{day}"' in prefilled
+    assert re.search(f'<option selected value="{slot}">|value="{slot}" selected', prefilled)
 
 
 def test_emergency_closure_confirm_page_then_cancel(staff_client: FlaskClient, desk: Desk) -> None:
