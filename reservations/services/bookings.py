@@ -171,8 +171,12 @@ def _plan(
     """:func:`plan_booking`; without ``holds`` the occurrences are checked as if the room were
     free (the database's overlap guard then has the last word, see :func:`create_booking`)."""
     room = _get_with(session, Room, inp.room_id, _ROOM_WITH_FACILITY)
-    if room is None or not room.active:
+    if room is None:
         raise DomainError(_fail("room_not_found", "部屋が見つかりません。", "Room not found.", "room"))
+    if not room.active:  # taken out of use, perhaps while the form was open
+        raise DomainError(_fail("room_inactive", "この部屋は現在予約を受け付けていません。ほかの部屋をお選びください。",
+                                "This room is not taking bookings at the moment. Please choose another room.",
+                                "room"))
     facility = room.facility
     tz = facility.timezone
     # the group's members come along: the notice of a new booking goes to its representatives
@@ -418,7 +422,7 @@ def alternatives_help(inp: BookingInput, codes: Sequence[str]) -> bool:
 
 ALTERNATIVE_CODES = frozenset({
     "conflict", "closed", "over_capacity", "window_not_open", "lead_time", "in_past", "outside_hours",
-    "nothing_bookable",
+    "nothing_bookable", "room_inactive",
 })
 
 

@@ -706,12 +706,14 @@ def _alternatives(room: Room, rules: RoomRules, inp: svc.BookingInput, group_cla
     return [view(a) for a in same_time], [view(a) for a in later]
 
 
-def _room_or_404(value: Any) -> Room:
+def _room_or_404(value: Any, *, inactive: bool = False) -> Room:
+    """The room, or 404; one taken out of use only when ``inactive`` (a form sent for it is shown
+    again with the reason and other rooms, not lost to a 404)."""
     try:
         room = _db().get(Room, int(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         room = None
-    if room is None or not room.active:
+    if room is None or not (room.active or inactive):
         abort(404)
     return room
 
@@ -723,7 +725,7 @@ def new():  # type: ignore[no-untyped-def]
     now = utcnow()
     user = _me()
     assert user is not None
-    room = _room_or_404(request.values.get("room"))
+    room = _room_or_404(request.values.get("room"), inactive=request.method == "POST")
     facility = room.facility
     tz = facility.timezone
     today = today_in(tz, now)

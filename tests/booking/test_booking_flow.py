@@ -139,6 +139,19 @@ def test_a_conflict_in_a_hall_names_the_part_that_is_taken(client, world):
     assert "This time is already booked (17:30–21:00, Hall A)" in text(r.get_data(as_text=True))
 
 
+def test_a_room_taken_out_of_use_while_the_form_was_open_keeps_the_input(client, world):
+    login(client, world.member)
+    assert client.get(f"/book?room={world.large.id}").status_code == 200
+    world.large.active = False
+    db.session.commit()
+    r = client.post("/book", data=_form(world, purpose="誰にも消されない目的"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "この部屋は現在予約を受け付けていません" in text(html)
+    assert 'value="誰にも消されない目的"' in html and 'id="alt-title"' in html  # other rooms offered
+    assert db.session.query(Booking).count() == 0
+    assert client.get(f"/book?room={world.large.id}").status_code == 404  # a new form: not offered
+
+
 def test_validation_errors_in_the_users_language(client, world):
     login(client, world.member)
     r = client.post("/book", data=_form(world, purpose="", attendees="0"))
