@@ -28,7 +28,51 @@ FIELDS = ("room_id", "group_id", "start", "end", "date", "slot", "purpose", "att
 
 
 def _field_error(fld: str, code: str, message: str) -> dict[str, Any]:
-    return {"field": fld, "code": code, "message": message}
+    """One bad field of a request body; ``message`` (English) in the caller's language."""
+    return {"field": fld, "code": code, "message": _in_language(message)}
+
+
+# what the body's shape checks say, in Japanese (the rules' own messages carry both languages)
+_SHAPE_JA = {
+    "is required": "必須です。",
+    "must be an integer": "整数で指定してください。",
+    "must be positive": "1以上で指定してください。",
+    "must be a string": "文字列で指定してください。",
+    "must be a date YYYY-MM-DD": "日付を YYYY-MM-DD で指定してください。",
+    "must be a date from 2000-01-01 to 2099-12-31": "2000-01-01〜2099-12-31 の日付で指定してください。",
+    "must be an ISO 8601 instant with an offset": "時差付きの ISO 8601 形式の日時で指定してください。",
+    "must be an instant from 2000-01-01 to 2099-12-31": "2000年〜2099年の日時で指定してください。",
+    "must be an object": "オブジェクトで指定してください。",
+    "weekly or monthly": "weekly か monthly を指定してください。",
+    "must be a list of integers (Monday = 0)": "整数の一覧で指定してください（月曜日 = 0）。",
+    "each weekday from 0 (Monday) to 6 (Sunday)": "曜日は 0（月曜日）〜6（日曜日）で指定してください。",
+    "must be a boolean": "true か false で指定してください。",
+    "must be a list of extra codes": "付帯設備のコードの一覧（10件まで）で指定してください。",
+    "give either start and end, or date and slot": "開始・終了か、日付・時間区分のどちらか一方を指定してください。",
+    "start and end go together": "開始と終了は両方指定してください。",
+    "date and slot go together": "日付と時間区分は両方指定してください。",
+    "give start and end, or date and slot": "開始・終了か、日付・時間区分を指定してください。",
+    "give a reason": "理由を入力してください。",
+    "this action takes no fields": "この操作に項目は指定できません。",
+    "must be an integer (yen)": "金額（円）を整数で指定してください。",
+}
+_SHAPE_JA_PATTERNS = (
+    (re.compile(r"must be at most (\d+)"), "{0}以下で指定してください。"),
+    (re.compile(r"at most (\d+) characters"), "{0}文字以内で指定してください。"),
+    (re.compile(r"unknown(?: field\(s\))?: (.+)"), "不明な項目です: {0}"),
+)
+
+
+def _in_language(message: str) -> str:
+    if errors.language() != "ja":
+        return message
+    if message in _SHAPE_JA:
+        return _SHAPE_JA[message]
+    for pattern, ja in _SHAPE_JA_PATTERNS:
+        m = pattern.fullmatch(message)
+        if m:
+            return ja.format(*m.groups())
+    return message
 
 
 def _invalid(errs: list[dict[str, Any]]) -> ApiError:

@@ -59,3 +59,26 @@ def test_a_nul_character_is_400_everywhere(client, world: World, db_kind: str) -
     english = client.get("/facilities/1?date=2026-12-08&x=%00", headers={"Accept-Language": "en"})
     assert english.status_code == 400 and "The request could not be accepted" in english.get_data(as_text=True)
     assert _count() == 0
+
+
+def test_shape_errors_speak_the_callers_language(client, world: World, db_kind: str) -> None:  # type: ignore[no-untyped-def]
+    """The body's shape checks answer in the language asked for, as the rules' own messages do."""
+    bodies = [
+        {"room_id": "abc", "group_id": 0, "attendees": 2**31, "purpose": 5, "extras": "mic", "date": "2026-2-3",
+         "start": "tomorrow", "recurrence": {"freq": 1, "weekdays": [9], "count": "x", "book_free_only": "y"},
+         "colour": "red"},
+        {"group_id": world.group.id, "slot": "evening", "purpose": "x" * 1001, "attendees": 3,
+         "recurrence": ["weekly"]},
+        {"room_id": world.room.id, "group_id": world.group.id, "start": "2026-12-08T10:00:00+09:00",
+         "purpose": "p", "attendees": 3},
+    ]
+    for body in bodies:
+        ja = assert_problem(client.post("/api/v1/bookings", json=body, headers={**world.auth("member"),
+                                                                               "Accept-Language": "ja"}), 422)
+        en = assert_problem(client.post("/api/v1/bookings", json=body, headers={**world.auth("member"),
+                                                                               "Accept-Language": "en"}), 422)
+        assert [e["code"] for e in ja["errors"]] == [e["code"] for e in en["errors"]]
+        for e in ja["errors"]:
+            assert any(ord(ch) > 0x3000 for ch in e["message"]), e  # Japanese
+        for e in en["errors"]:
+            assert e["message"].isascii(), e
