@@ -38,6 +38,7 @@ from ..domain.rules import BookingRequest, Occupied, RoomRules, check_in_refused
 from ..domain.slots import FixedSlots
 from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
 from . import audit, notify
+from .availability import Alternative, suggest_alternatives
 from .mapping import (
     FacilityRooms,
     exemptions,
@@ -412,6 +413,18 @@ def _raise_failures(plan: Plan, inp: BookingInput) -> None:
 # what makes one date of a series fail while others pass; every other failure (capacity, a slot
 # the room lacks…) is the whole request's, and every date repeats it
 DATE_CODES = frozenset({"conflict", "closed", "in_past", "lead_time", "window_not_open", "outside_hours"})
+
+
+def alternatives(session: Session, room: Room, rules: RoomRules, inp: BookingInput, *, now: datetime,
+                 group_class: str) -> tuple[list[Alternative], list[Alternative]]:
+    """What a refused request could take instead: other rooms free at the time it asked for, and
+    the room's next free times (``availability.suggest_alternatives``); nothing when it named no
+    time. The member's form and the desk's both offer these, each as links of its own."""
+    span = _times(inp, rules, room.facility.timezone)
+    if span is None or span[1] <= span[0]:
+        return [], []
+    return suggest_alternatives(session, room, span[0], span[1], slot_code=inp.slot_code,
+                                attendees=max(inp.attendees, 1), now=now, group_class=group_class)
 
 
 def alternatives_help(inp: BookingInput, codes: Sequence[str]) -> bool:

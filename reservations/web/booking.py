@@ -681,17 +681,7 @@ def _occurrence_state(o: svc.Occurrence, language: str) -> tuple[str, str, str]:
 
 def _alternatives(room: Room, rules: RoomRules, inp: svc.BookingInput, group_class: str, now: datetime,
                   keep: dict[str, Any], language: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    tz = room.facility.timezone
-    span = None
-    if inp.slot_code and inp.day and isinstance(rules.scheme, FixedSlots):
-        span = rules.scheme.span(inp.day, inp.slot_code, tz)
-    elif inp.start and inp.end:
-        span = (inp.start, inp.end)
-    if span is None or span[1] <= span[0]:
-        return [], []
-    same_time, later = avail.suggest_alternatives(
-        _db(), room, span[0], span[1], slot_code=inp.slot_code, attendees=max(inp.attendees, 1), now=now,
-        group_class=group_class)
+    same_time, later = svc.alternatives(_db(), room, rules, inp, now=now, group_class=group_class)
 
     def view(a: avail.Alternative) -> dict[str, Any]:
         atz = a.room.facility.timezone

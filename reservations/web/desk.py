@@ -466,17 +466,8 @@ def _desk_alternatives(facility: Facility, room: Room, inp: bsvc.BookingInput,
     """What a refused booking on behalf could take instead, in this facility (the desk books for
     its own): other rooms free at the same time, and the room's next free times, each a link
     that opens this form on it."""
-    rules = rules_of(_db(), room)
     tz = facility.timezone
-    if inp.slot_code and inp.day and isinstance(rules.scheme, FixedSlots):
-        span = rules.scheme.span(inp.day, inp.slot_code, tz)
-    else:
-        span = (inp.start, inp.end) if inp.start and inp.end else None
-    if span is None or span[1] <= span[0]:
-        return [], []
-    same_time, later = avail.suggest_alternatives(
-        _db(), room, span[0], span[1], slot_code=inp.slot_code, attendees=max(inp.attendees, 1), now=now,
-        group_class="registered")
+    same_time, later = bsvc.alternatives(_db(), room, rules_of(_db(), room), inp, now=now, group_class="registered")
 
     def view(a: avail.Alternative) -> dict[str, Any]:
         d = local_day(a.start, tz)
