@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from .calendar import FacilityCalendar, local, local_day
 from .errors import RuleFailure
@@ -206,18 +207,33 @@ def check_request(
     conflicts = find_conflicts(room.units, req.start, req.end + room.buffer, existing,
                                ignore_booking=ignore_booking)
     if conflicts:
-        spans = sorted({(c.start, c.end) for c in conflicts})
-        ja = "、".join(f"{s.astimezone(cal.zone):%H:%M}〜{e.astimezone(cal.zone):%H:%M}" for s, e in spans)
-        en = ", ".join(f"{s.astimezone(cal.zone):%H:%M}–{e.astimezone(cal.zone):%H:%M}" for s, e in spans)
-        failures.append(_f("conflict", f"この時間は既に予約があります（{ja}）。",
-                           f"This time is already booked ({en}).", "slot",
+        ja, en = conflict_message([(c.start, c.end) for c in conflicts], cal.zone)
+        failures.append(_f("conflict", ja, en, "slot",
                            conflicts=[{"booking_id": c.booking_id, "room_id": c.room_id,
                                        "start": c.start.isoformat(), "end": c.end.isoformat()}
                                       for c in conflicts]))
     return failures
 
 
+def conflict_message(spans: Sequence[tuple[datetime, datetime]], zone: ZoneInfo, *, own_group: bool = False,
+                     rooms: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
+    """What a conflict says (Japanese, English): the taken times in the facility's zone, the other
+    rooms they are in (a hall's part, or the whole hall: names in both languages), and whether the
+    booking in the way is the same group's own. The core knows only the times; the services add
+    the rest when they know it."""
+    ordered = sorted(set(spans))
+    ja = "、".join(f"{s.astimezone(zone):%H:%M}〜{e.astimezone(zone):%H:%M}" for s, e in ordered)
+    en = ", ".join(f"{s.astimezone(zone):%H:%M}–{e.astimezone(zone):%H:%M}" for s, e in ordered)
+    if rooms:
+        ja += "、" + "・".join(name_ja for name_ja, _ in rooms)
+        en += ", " + ", ".join(name_en for _, name_en in rooms)
+    if own_group:
+        return (f"この時間は、この団体が既に予約しています（{ja}）。予約の一覧で確認できます。",
+                f"Your group has already booked this time ({en}). See your bookings.")
+    return f"この時間は既に予約があります（{ja}）。", f"This time is already booked ({en})."
+
+
 __all__ = [
     "OVERRIDABLE", "MAX_BOOKING_HOURS", "ClaimPolicy", "RoomRules", "Occupied", "BookingRequest",
-    "check_request", "find_conflicts", "resolve_slot", "FreeTime", "FixedSlots",
+    "check_request", "conflict_message", "find_conflicts", "resolve_slot", "FreeTime", "FixedSlots",
 ]

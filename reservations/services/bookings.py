@@ -34,7 +34,14 @@ from ..domain.lifecycle import (
     transition,
 )
 from ..domain.recurrence import RecurrenceSpec
-from ..domain.rules import BookingRequest, Occupied, RoomRules, check_in_refused, check_request
+from ..domain.rules import (
+    BookingRequest,
+    Occupied,
+    RoomRules,
+    check_in_refused,
+    check_request,
+    conflict_message,
+)
 from ..domain.slots import FixedSlots
 from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
 from . import audit, notify
@@ -368,20 +375,11 @@ def _name_conflicts(session: Session, occurrences: list[Occurrence], room: Room,
             if f.code != "conflict" or not found:
                 failures.append(f)
                 continue
-            spans = sorted({(datetime.fromisoformat(c["start"]).astimezone(zone),
-                             datetime.fromisoformat(c["end"]).astimezone(zone)) for c in f.details["conflicts"]})
-            ja = "、".join(f"{a:%H:%M}〜{b:%H:%M}" for a, b in spans)
-            en = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in spans)
+            spans = [(datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"]))
+                     for c in f.details["conflicts"]]
             others = sorted({(name_ja, name_en) for _i, _g, name_ja, name_en, rid in found if rid != room.id})
-            if others:
-                ja += "、" + "・".join(n for n, _ in others)
-                en += ", " + ", ".join(n for _, n in others)
             own = group_id is not None and any(g == group_id for _i, g, *_rest in found)
-            if own:
-                message_ja = f"この時間は、この団体が既に予約しています（{ja}）。予約の一覧で確認できます。"
-                message_en = f"Your group has already booked this time ({en}). See your bookings."
-            else:
-                message_ja, message_en = f"この時間は既に予約があります（{ja}）。", f"This time is already booked ({en})."
+            message_ja, message_en = conflict_message(spans, zone, own_group=own, rooms=others)
             failures.append(replace(f, message_ja=message_ja, message_en=message_en,
                                     details={**f.details, "own_group": own,
                                              "rooms": [{"ja": a, "en": b} for a, b in others]}))

@@ -85,3 +85,19 @@ def test_overlap_is_symmetric_and_half_open(a: TimeRange, b: TimeRange) -> None:
     assert a.overlaps(b) == b.overlaps(a)
     if a.end == b.start:
         assert not a.overlaps(b)
+
+
+def test_a_conflict_says_the_times_the_rooms_and_whose_booking_it_is() -> None:
+    from zoneinfo import ZoneInfo
+
+    from reservations.domain.rules import conflict_message
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    evening = (at(DAY, 17, 30), at(DAY, 21))
+    assert conflict_message([evening, evening], tokyo) == (
+        "この時間は既に予約があります（17:30〜21:00）。", "This time is already booked (17:30–21:00).")
+    assert conflict_message([evening], tokyo, rooms=[("多目的ホールA", "Hall A")]) == (
+        "この時間は既に予約があります（17:30〜21:00、多目的ホールA）。",
+        "This time is already booked (17:30–21:00, Hall A).")
+    ja, en = conflict_message([evening], tokyo, own_group=True)
+    assert ja.startswith("この時間は、この団体が既に予約しています（17:30〜21:00）") and en.startswith("Your group")
