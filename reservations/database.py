@@ -60,7 +60,7 @@ def configure_engine(engine: Engine) -> None:
 
 
 @contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
+def write_transaction(session: Session, *current: object) -> Iterator[Session]:
     """Make the session's next transaction a write transaction taken up front.
 
     On SQLite this is ``BEGIN IMMEDIATE``: the check-then-insert of a booking runs
@@ -68,10 +68,19 @@ def write_transaction(session: Session) -> Iterator[Session]:
     decides races, so a normal transaction suffices. A read-only transaction
     already open (e.g. loading the current user) is ended first; pending writes
     would be lost by that, so they are refused.
+
+    ``current``: rows the caller loaded before (a booking the view fetched) and is about to
+    change from what they hold. They are read again in this transaction and kept from changing
+    until it ends (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock already keeps every
+    other writer out), so the change is decided on the row as it is, not as it was loaded: a
+    payment recorded just after the scheduler released the hold is refused, rather than
+    confirming a booking whose time is free again.
     """
     if isinstance(session, scoped_session):
         session = session()
     bind = session.get_bind()
+    if any(obj in session.dirty for obj in current):
+        raise RuntimeError("write_transaction would read again rows with unflushed changes")
     if bind.dialect.name == "sqlite":
         if session.in_transaction():
             if session.connection().get_execution_options().get(IMMEDIATE):
@@ -81,6 +90,8 @@ def write_transaction(session: Session) -> Iterator[Session]:
                 raise RuntimeError("write_transaction entered with unflushed changes")
             session.commit()  # nothing written yet: ends the read snapshot
         session.connection(execution_options={IMMEDIATE: True})
+    for obj in current:
+        session.refresh(obj, with_for_update=True)
     yield session
 
 

@@ -547,7 +547,7 @@ def approve(session: Session, booking: Booking, *, actor: User, now: datetime, n
     """``note`` goes to the group's mail and the audit trail; ``audit_note``, when given, to the
     trail instead (how it was approved, e.g. "bulk": nothing the group needs to read)."""
     require_staff_for(actor, booking.room.facility_id)
-    with write_transaction(session):
+    with write_transaction(session, booking):
         rules = rules_of(session, booking.room)
         needs_claim = rules.claim.needs_claim(booking.fee_total)
         target = status_after_approval(needs_claim)
@@ -561,7 +561,7 @@ def reject(session: Session, booking: Booking, *, actor: User, now: datetime, re
     require_staff_for(actor, booking.room.facility_id)
     if not reason.strip():
         raise DomainError(_fail("reason_required", "理由を入力してください。", "Give a reason.", "reason"))
-    with write_transaction(session):
+    with write_transaction(session, booking):
         booking.cancel_reason = reason.strip()
         return _change(session, booking, Action.REJECT, actor=actor, now=now, note=reason, notice="rejected")
 
@@ -584,7 +584,7 @@ def confirm(
         if method != "exempt" and paid < booking.fee_total:
             raise DomainError(_fail("payment_short", f"使用料は{booking.fee_total}円です。",
                                     f"The fee is {booking.fee_total} yen.", "amount"))
-    with write_transaction(session):
+    with write_transaction(session, booking):
         if not system:
             booking.paid_amount = 0 if method == "exempt" else paid
             booking.payment_method = method
@@ -614,7 +614,7 @@ def cancel(
     if not closure:
         require_view(actor, booking)
     reason, reason_en = reason.strip(), reason_en.strip()
-    with write_transaction(session):
+    with write_transaction(session, booking):
         booking.cancellation_fee = cancellation_quote(booking, now, waived=closure)
         booking.cancel_reason = (f"{reason} / {reason_en}" if reason_en and reason_en != reason else reason) or None
         notice = "cancelled_closure" if closure else ("cancelled_by_staff" if staff and not is_member(actor, booking.group) else "cancelled")
@@ -643,7 +643,7 @@ def cancel_following(session: Session, booking: Booking, *, actor: User | None, 
     stopping its weekly meetings), in one transaction: each as ``cancel`` does it alone, with its
     own fee, audit event and notice. Earlier dates, and later ones already over or cancelled, stay."""
     require_view(actor, booking)
-    with write_transaction(session):
+    with write_transaction(session, booking):
         return [cancel(session, b, actor=actor, now=now, reason=reason)
                 for b in (booking, *later_dates_to_cancel(booking))]
 
@@ -660,7 +660,7 @@ def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) 
     refused = check_in_refused(booking.start_at, now, booking.room.facility.timezone)
     if refused is not None:
         raise DomainError(refused)
-    with write_transaction(session):
+    with write_transaction(session, booking):
         booking.checked_in_at = now
         late = int((now - booking.start_at).total_seconds() // 60)
         booking.late_minutes = late if late > 0 else None
@@ -672,18 +672,18 @@ def mark_no_show(session: Session, booking: Booking, *, actor: User | None, now:
     """No-show frees the rest of the time: its hold ends now."""
     if actor is not None:
         require_staff_for(actor, booking.room.facility_id)
-    with write_transaction(session):
+    with write_transaction(session, booking):
         return _change(session, booking, Action.NO_SHOW, actor=actor, now=now, notice="no_show")
 
 
 def release(session: Session, booking: Booking, *, now: datetime, actor: User | None = None) -> Booking:
     """Release one unclaimed provisional booking (the scheduler does it in bulk)."""
-    with write_transaction(session):
+    with write_transaction(session, booking):
         return _change(session, booking, Action.RELEASE, actor=actor, now=now, notice="released")
 
 
 def complete(session: Session, booking: Booking, *, now: datetime) -> Booking:
-    with write_transaction(session):
+    with write_transaction(session, booking):
         return _change(session, booking, Action.COMPLETE, actor=None, now=now)
 
 

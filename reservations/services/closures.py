@@ -54,9 +54,10 @@ def _check(session: Session, facility: Facility, room_id: int | None, start: dat
 
 
 def affected_bookings(session: Session, facility: Facility, start: date, end: date,
-                      room: Room | None = None) -> list[Booking]:
+                      room: Room | None = None, *, lock: bool = False) -> list[Booking]:
     """Active bookings at ``facility`` (or of ``room`` and the rooms sharing a part with it)
-    that start on a day from ``start`` to ``end``."""
+    that start on a day from ``start`` to ``end``. ``lock``: read them as they are now and keep
+    them from changing until the transaction ends (see ``write_transaction``)."""
     lo, hi = local_bounds(start, end, facility.timezone)
     if room is not None:
         room_ids = list(FacilityRooms(facility.rooms).related(room))
@@ -64,10 +65,12 @@ def affected_bookings(session: Session, facility: Facility, start: date, end: da
         room_ids = [r.id for r in facility.rooms]
     if not room_ids:
         return []
-    return list(session.scalars(
-        select(Booking).where(Booking.room_id.in_(room_ids), Booking.start_at >= lo, Booking.start_at < hi,
-                              Booking.status.in_([s.value for s in ACTIVE]))
-        .order_by(Booking.start_at, Booking.id)))
+    query = (select(Booking).where(Booking.room_id.in_(room_ids), Booking.start_at >= lo, Booking.start_at < hi,
+                                   Booking.status.in_([s.value for s in ACTIVE]))
+             .order_by(Booking.start_at, Booking.id))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
 
 
 def add_closure(session: Session, facility: Facility, *, actor: User, now: datetime, start: date, end: date,
@@ -95,9 +98,10 @@ class EmergencyPreview:
     in_use: list[Booking]  # checked in: the lifecycle does not cancel these
 
 
-def emergency_preview(session: Session, facility: Facility, day: date, *, actor: User) -> EmergencyPreview:
+def emergency_preview(session: Session, facility: Facility, day: date, *, actor: User,
+                      lock: bool = False) -> EmergencyPreview:
     require_staff_for(actor, facility.id)
-    rows = affected_bookings(session, facility, day, day)
+    rows = affected_bookings(session, facility, day, day, lock=lock)
     in_use = [b for b in rows if b.status == Status.CHECKED_IN.value]
     return EmergencyPreview([b for b in rows if b.status != Status.CHECKED_IN.value], in_use)
 
@@ -120,7 +124,7 @@ def emergency_close(session: Session, facility: Facility, day: date, *, actor: U
     require_staff_for(actor, facility.id)
     _check(session, facility, None, day, day, reason_ja)
     with write_transaction(session):
-        preview = emergency_preview(session, facility, day, actor=actor)
+        preview = emergency_preview(session, facility, day, actor=actor, lock=True)
         if expected is not None and expected != len(preview.cancellable):
             raise DomainError(_fail(
                 "count_changed", f"対象の予約が{len(preview.cancellable)}件に変わりました。もう一度確認してください。",

@@ -68,8 +68,8 @@ def _check_terms(session: Session, renewal_date: date | None, exemption_code: st
 
 def _change(session: Session, group: Group, action: str, *, actor: User, now: datetime, note: str = "",
             **values: object) -> Group:
-    before = _snapshot(group)
-    with write_transaction(session):
+    with write_transaction(session, group):
+        before = _snapshot(group)
         for k, v in values.items():
             setattr(group, k, v)
         session.flush()

@@ -1,0 +1,75 @@
+"""A booking changed by another transaction after this one loaded it.
+
+A desk records a payment while the scheduler releases the same expired hold; a group cancels
+while staff approve. Each service loads the booking first (the view needs it for permissions and
+the page) and writes later: it must decide on the booking as it is when it writes, not as it was
+loaded. Otherwise, on PostgreSQL (read committed), the payment would turn the released booking
+back into "confirmed" while its units stay freed — a paid booking whose time anyone can book.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reservations.domain.errors import DomainError
+from reservations.extensions import db
+from reservations.jobs.runner import run_job
+from reservations.models import AuditEvent, Booking, OccupiedUnit
+from reservations.services import bookings as svc
+from tests.factories import NOW
+
+from .conftest import book
+
+pytestmark = pytest.mark.both_databases
+
+
+def _other_session() -> Session:
+    """A second connection, as another request or the scheduler's process would have."""
+    return Session(db.engine)
+
+
+def test_payment_after_the_job_released_the_hold_is_refused(session, world, settings) -> None:  # type: ignore[no-untyped-def]
+    b = book(session, world)
+    deadline = b.claim_deadline
+    assert deadline is not None
+    at_desk = session.get(Booking, b.id)  # the desk's request has loaded it: still provisional
+    assert at_desk.status == "provisional"
+    with _other_session() as scheduler:
+        run_job(scheduler, "release-unclaimed", now=deadline, settings=settings, lease_now=deadline)
+    with pytest.raises(DomainError) as refused:
+        svc.confirm(session, at_desk, actor=world["staff"], now=deadline + timedelta(seconds=1), method="cash")
+    session.rollback()
+    assert refused.value.codes == ["illegal_transition"]
+    assert "released" in str(refused.value.failures[0].message_en).lower()
+    session.expire_all()
+    b = session.get(Booking, b.id)
+    assert (b.status, b.sequence, b.paid_amount) == ("released", 1, None)
+    assert not any(u.active for u in b.units)
+
+
+def test_cancel_after_staff_approved_counts_both_changes(session, world) -> None:  # type: ignore[no-untyped-def]
+    world["room"].requires_approval = True
+    session.commit()
+    b = book(session, world)
+    assert b.status == "pending"
+    mine = session.get(Booking, b.id)  # the group's request has loaded it: still pending
+    with _other_session() as desk:
+        staff_view = desk.get(Booking, b.id)
+        svc.approve(desk, staff_view, actor=desk.merge(world["staff"]), now=NOW + timedelta(hours=1))
+        desk.commit()
+    svc.cancel(session, mine, actor=world["member_en"], now=NOW + timedelta(hours=2), reason="中止")
+    session.commit()
+    session.expire_all()
+    b = session.get(Booking, b.id)
+    assert (b.status, b.sequence) == ("cancelled", 2)  # approve was 1; the cancel came after it
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.booking_id == b.id)
+                              .order_by(AuditEvent.id)).all()
+    assert actions == ["booking.created", "booking.approve", "booking.cancel"]
+    before = session.scalars(select(AuditEvent.before).where(AuditEvent.action == "booking.cancel")).one()
+    assert before["status"] == "provisional"
+    assert session.scalar(select(func.count()).select_from(OccupiedUnit)
+                          .where(OccupiedUnit.booking_id == b.id, OccupiedUnit.active.is_(True))) == 0
