@@ -207,6 +207,16 @@ def _representatives(group: Group) -> list[Membership]:
     return [m for m in group.memberships if m.role == REPRESENTATIVE]
 
 
+def _members_now(session: Session, group: Group) -> None:
+    """Inside ``write_transaction(session, group)``: the group's memberships as they are now.
+    A check such as "the last representative cannot leave" must hold against another member's
+    change committed since this request loaded them (a hand-over, someone leaving), and the group
+    row stays locked until the transaction ends, so no such change can slip in after the check."""
+    session.expire(group, ["memberships"])
+    session.scalars(select(Membership).where(Membership.group_id == group.id)
+                    .execution_options(populate_existing=True)).all()
+
+
 def _drop(session: Session, m: Membership) -> None:
     group, user = m.group, m.user
     session.delete(m)
@@ -221,7 +231,9 @@ def remove_member(session: Session, group: Group, actor: User, user_id: int, *, 
     if user_id == actor.id:
         raise DomainError(_fail("remove_self", "自分自身は「団体を抜ける」から外れてください。",
                                 "To remove yourself, use “Leave this group”."))
-    with write_transaction(session):
+    with write_transaction(session, group):
+        _members_now(session, group)
+        _require_representative(group, actor)
         m = _membership(group, user_id)
         if m is None:
             raise NotFound()
@@ -234,7 +246,9 @@ def remove_member(session: Session, group: Group, actor: User, user_id: int, *, 
 def hand_over(session: Session, group: Group, actor: User, user_id: int, *, now: datetime) -> None:
     """The representative makes another member the representative and becomes a member."""
     _require_representative(group, actor)
-    with write_transaction(session):
+    with write_transaction(session, group):
+        _members_now(session, group)
+        _require_representative(group, actor)
         target = _membership(group, user_id)
         if target is None or user_id == actor.id:
             raise NotFound()
@@ -247,17 +261,26 @@ def hand_over(session: Session, group: Group, actor: User, user_id: int, *, now:
         session.flush()
 
 
-def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
-    """A member leaves; the last representative must hand the role over first."""
-    m = _membership(group, user.id)
-    if m is None:
-        raise NotFound()
+def _refuse_last_representative(group: Group, m: Membership) -> None:
     if m.role == REPRESENTATIVE and len(_representatives(group)) <= 1:
         raise DomainError(_fail(
             "last_representative",
             "代表者は抜けられません。先に他のメンバーに代表者を引き継いでください。",
             "The representative cannot leave. Hand the role over to another member first."))
-    with write_transaction(session):
+
+
+def leave(session: Session, group: Group, user: User, *, now: datetime) -> None:
+    """A member leaves; the last representative must hand the role over first."""
+    m = _membership(group, user.id)
+    if m is None:
+        raise NotFound()
+    _refuse_last_representative(group, m)  # before taking the write lock, for the common case
+    with write_transaction(session, group):
+        _members_now(session, group)
+        m = _membership(group, user.id)
+        if m is None:
+            raise NotFound()
+        _refuse_last_representative(group, m)
         before = {"user_id": user.id, "role": m.role}
         _drop(session, m)
         audit.record(session, "group.member_left", now=now, actor=user, group_id=group.id, before=before)
