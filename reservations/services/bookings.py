@@ -551,6 +551,7 @@ def approve(session: Session, booking: Booking, *, actor: User, now: datetime, n
         rules = rules_of(session, booking.room)
         needs_claim = rules.claim.needs_claim(booking.fee_total)
         target = status_after_approval(needs_claim)
+        transition(booking.status, Action.APPROVE, target)  # refused before anything is changed
         if target == Status.PROVISIONAL:
             booking.claim_deadline = rules.claim.deadline(now, booking.start_at, booking.room.facility.timezone)
         return _change(session, booking, Action.APPROVE, actor=actor, now=now, target=target,
@@ -562,6 +563,7 @@ def reject(session: Session, booking: Booking, *, actor: User, now: datetime, re
     if not reason.strip():
         raise DomainError(_fail("reason_required", "理由を入力してください。", "Give a reason.", "reason"))
     with write_transaction(session, booking):
+        transition(booking.status, Action.REJECT)  # refused before anything is changed
         booking.cancel_reason = reason.strip()
         return _change(session, booking, Action.REJECT, actor=actor, now=now, note=reason, notice="rejected")
 
@@ -585,6 +587,7 @@ def confirm(
             raise DomainError(_fail("payment_short", f"使用料は{booking.fee_total}円です。",
                                     f"The fee is {booking.fee_total} yen.", "amount"))
     with write_transaction(session, booking):
+        transition(booking.status, Action.CONFIRM)  # refused before anything is changed
         if not system:
             booking.paid_amount = 0 if method == "exempt" else paid
             booking.payment_method = method
@@ -615,6 +618,7 @@ def cancel(
         require_view(actor, booking)
     reason, reason_en = reason.strip(), reason_en.strip()
     with write_transaction(session, booking):
+        transition(booking.status, Action.CANCEL)  # refused before anything is changed
         booking.cancellation_fee = cancellation_quote(booking, now, waived=closure)
         booking.cancel_reason = (f"{reason} / {reason_en}" if reason_en and reason_en != reason else reason) or None
         notice = "cancelled_closure" if closure else ("cancelled_by_staff" if staff and not is_member(actor, booking.group) else "cancelled")
@@ -661,6 +665,7 @@ def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) 
     if refused is not None:
         raise DomainError(refused)
     with write_transaction(session, booking):
+        transition(booking.status, Action.CHECK_IN)  # as it is now; refused before anything is changed
         booking.checked_in_at = now
         late = int((now - booking.start_at).total_seconds() // 60)
         booking.late_minutes = late if late > 0 else None

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain.calendar import local_day
-from ..domain.errors import DomainError, RuleFailure
+from ..domain.errors import DomainError, IllegalTransition, RuleFailure
 from ..domain.fees import FeeQuote
 from ..domain.lifecycle import Status
 from ..domain.rules import BookingRequest, check_request
@@ -204,7 +204,11 @@ def bulk_approve(session: Session, bookings: Sequence[Booking], *, actor: User, 
         if problems:
             result.skipped.append((b, problems))
             continue
-        svc.approve(session, b, actor=actor, now=now, audit_note="bulk")
+        try:
+            svc.approve(session, b, actor=actor, now=now, audit_note="bulk")
+        except IllegalTransition:  # changed by someone else since the list was loaded; nothing written
+            result.skipped.append((b, [_fail("not_pending", "承認待ちではありません。", "Not pending any more.")]))
+            continue
         result.approved.append(b)
     return result
 

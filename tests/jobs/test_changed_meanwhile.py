@@ -73,3 +73,24 @@ def test_cancel_after_staff_approved_counts_both_changes(session, world) -> None
     assert before["status"] == "provisional"
     assert session.scalar(select(func.count()).select_from(OccupiedUnit)
                           .where(OccupiedUnit.booking_id == b.id, OccupiedUnit.active.is_(True))) == 0
+
+
+def test_bulk_approval_skips_a_request_cancelled_since_the_queue_was_loaded(session, world) -> None:  # type: ignore[no-untyped-def]
+    from reservations.services import desk
+
+    world["room"].requires_approval = True
+    session.commit()
+    first, second = book(session, world, slot="morning"), book(session, world, slot="evening")
+    queue = [session.get(Booking, first.id), session.get(Booking, second.id)]  # the staff's page: both pending
+    with _other_session() as group_request:
+        svc.cancel(group_request, group_request.get(Booking, first.id),
+                   actor=group_request.merge(world["member_en"]), now=NOW + timedelta(hours=1), reason="中止")
+        group_request.commit()
+    result = desk.bulk_approve(session, queue, actor=world["staff"], now=NOW + timedelta(hours=2))
+    session.commit()
+    assert [b.id for b in result.approved] == [second.id]
+    assert [(b.id, [f.code for f in why]) for b, why in result.skipped] == [(first.id, ["not_pending"])]
+    session.expire_all()
+    first, second = session.get(Booking, first.id), session.get(Booking, second.id)
+    assert (first.status, first.sequence, first.claim_deadline) == ("cancelled", 1, None)
+    assert second.status == "provisional" and second.claim_deadline is not None
