@@ -9,22 +9,24 @@ back into "confirmed" while its units stay freed — a paid booking whose time a
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from reservations.domain.errors import DomainError
 from reservations.extensions import db
+from reservations.jobs.booking_jobs import release_unclaimed
 from reservations.jobs.runner import run_job
-from reservations.models import AuditEvent, Booking, OccupiedUnit
+from reservations.models import AuditEvent, Booking, OccupiedUnit, User
 from reservations.services import bookings as svc
+from reservations.services import desk
 from tests.factories import NOW
 
 from .conftest import book
-
-pytestmark = pytest.mark.both_databases
 
 
 def _other_session() -> Session:
@@ -32,6 +34,7 @@ def _other_session() -> Session:
     return Session(db.engine)
 
 
+@pytest.mark.both_databases
 def test_payment_after_the_job_released_the_hold_is_refused(session, world, settings) -> None:  # type: ignore[no-untyped-def]
     b = book(session, world)
     deadline = b.claim_deadline
@@ -51,6 +54,7 @@ def test_payment_after_the_job_released_the_hold_is_refused(session, world, sett
     assert not any(u.active for u in b.units)
 
 
+@pytest.mark.both_databases
 def test_cancel_after_staff_approved_counts_both_changes(session, world) -> None:  # type: ignore[no-untyped-def]
     world["room"].requires_approval = True
     session.commit()
@@ -75,9 +79,8 @@ def test_cancel_after_staff_approved_counts_both_changes(session, world) -> None
                           .where(OccupiedUnit.booking_id == b.id, OccupiedUnit.active.is_(True))) == 0
 
 
+@pytest.mark.both_databases
 def test_bulk_approval_skips_a_request_cancelled_since_the_queue_was_loaded(session, world) -> None:  # type: ignore[no-untyped-def]
-    from reservations.services import desk
-
     world["room"].requires_approval = True
     session.commit()
     first, second = book(session, world, slot="morning"), book(session, world, slot="evening")
@@ -94,3 +97,53 @@ def test_bulk_approval_skips_a_request_cancelled_since_the_queue_was_loaded(sess
     first, second = session.get(Booking, first.id), session.get(Booking, second.id)
     assert (first.status, first.sequence, first.claim_deadline) == ("cancelled", 1, None)
     assert second.status == "provisional" and second.claim_deadline is not None
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_payment_while_the_job_is_releasing_waits_for_it_and_is_refused(app, session, world, settings) -> None:  # type: ignore[no-untyped-def]
+    """The job has released the hold but not committed yet when the desk records the payment.
+    Re-reading the row is not enough then (it would still say provisional): the desk's
+    ``SELECT … FOR UPDATE`` waits for the job's transaction and reads what it committed."""
+
+    b = book(session, world)
+    booking_id, staff_id, deadline = b.id, world["staff"].id, b.claim_deadline
+    session.commit()
+    job = _other_session()
+    assert release_unclaimed(job, deadline, settings).count("released") == 1  # row locked, not committed
+    outcome: list[str] = []
+
+    def desk() -> None:
+        with app.app_context():
+            try:
+                at_desk = db.session.get(Booking, booking_id)
+                svc.confirm(db.session, at_desk, actor=db.session.get(User, staff_id),
+                            now=deadline + timedelta(seconds=1), method="cash")
+                db.session.commit()
+                outcome.append("confirmed")
+            except DomainError as exc:
+                db.session.rollback()
+                outcome.append(",".join(exc.codes))
+            except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
+                db.session.rollback()
+                outcome.append(f"error:{type(exc).__name__}:{exc}")
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=desk)
+    thread.start()
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+            until = time.monotonic() + 30
+            while time.monotonic() < until and not watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%FOR UPDATE%'")).scalar_one():
+                time.sleep(0.01)  # polling another transaction's state, not waiting on the clock under test
+        job.commit()
+    finally:
+        job.close()
+        thread.join(timeout=60)
+    assert outcome == ["illegal_transition"], outcome
+    session.expire_all()
+    b = session.get(Booking, booking_id)
+    assert (b.status, b.paid_amount) == ("released", None)
+    assert not any(u.active for u in b.units)
