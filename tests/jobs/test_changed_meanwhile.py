@@ -10,11 +10,10 @@ back into "confirmed" while its units stay freed — a paid booking whose time a
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reservations.domain.errors import DomainError
@@ -24,6 +23,7 @@ from reservations.jobs.runner import run_job
 from reservations.models import AuditEvent, Booking, OccupiedUnit, User
 from reservations.services import bookings as svc
 from reservations.services import desk
+from tests.concurrency import outcome, wait_until_waiting_for_lock
 from tests.factories import NOW
 
 from .conftest import book
@@ -110,39 +110,22 @@ def test_payment_while_the_job_is_releasing_waits_for_it_and_is_refused(app, ses
     session.commit()
     job = _other_session()
     assert release_unclaimed(job, deadline, settings).count("released") == 1  # row locked, not committed
-    outcome: list[str] = []
+    outcomes: list[str] = []
 
     def desk() -> None:
-        with app.app_context():
-            try:
-                at_desk = db.session.get(Booking, booking_id)
-                svc.confirm(db.session, at_desk, actor=db.session.get(User, staff_id),
-                            now=deadline + timedelta(seconds=1), method="cash")
-                db.session.commit()
-                outcome.append("confirmed")
-            except DomainError as exc:
-                db.session.rollback()
-                outcome.append(",".join(exc.codes))
-            except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
-                db.session.rollback()
-                outcome.append(f"error:{type(exc).__name__}:{exc}")
-            finally:
-                db.session.remove()
+        at_desk = db.session.get(Booking, booking_id)
+        svc.confirm(db.session, at_desk, actor=db.session.get(User, staff_id), now=deadline + timedelta(seconds=1),
+                    method="cash")
 
-    thread = threading.Thread(target=desk)
+    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, desk, ok="confirmed")))
     thread.start()
     try:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
-            until = time.monotonic() + 30
-            while time.monotonic() < until and not watch.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%FOR UPDATE%'")).scalar_one():
-                time.sleep(0.01)  # polling another transaction's state, not waiting on the clock under test
+        wait_until_waiting_for_lock("%FOR UPDATE%")
         job.commit()
     finally:
         job.close()
         thread.join(timeout=60)
-    assert outcome == ["illegal_transition"], outcome
+    assert outcomes == ["illegal_transition"], outcomes
     session.expire_all()
     b = session.get(Booking, booking_id)
     assert (b.status, b.paid_amount) == ("released", None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from reservations.domain.errors import DomainError
 from reservations.extensions import db
 from reservations.models import Booking, OccupiedUnit, User
 from reservations.services import bookings as svc
+from tests.concurrency import outcome, wait_until_waiting_for_lock
 from tests.factories import NOW, make_facility, make_group, make_room, make_user
 
 THREADS = 32
@@ -97,42 +97,24 @@ def test_a_deadlock_in_the_overlap_guard_is_a_conflict(app, session) -> None:  #
     rival.execute(text("SET LOCAL deadlock_timeout = '60s'"))  # the booking, not the rival, ends the deadlock
     rival_pid = rival.execute(text("SELECT pg_backend_pid()")).scalar_one()
     rival.execute(hold, {"b": other_id, "u": part_b.id, **evening})
-    outcome: list[str] = []
+    outcomes: list[str] = []
 
     def book() -> None:
-        with app.app_context():
-            actor = db.session.get(User, user_id)
-            try:
-                svc.create_booking(db.session, svc.BookingInput(
-                    room_id=hall_id, group_id=group_id, day=date(2026, 12, 8), slot_code="evening", purpose="hall",
-                    attendees=5), actor=actor, now=NOW)
-                db.session.commit()
-                outcome.append("ok")
-            except DomainError as exc:
-                db.session.rollback()
-                outcome.append(",".join(exc.codes))
-            except Exception as exc:  # noqa: BLE001  (recorded and asserted below)
-                db.session.rollback()
-                outcome.append(f"error:{type(exc).__name__}:{exc}")
-            finally:
-                db.session.remove()
+        svc.create_booking(db.session, svc.BookingInput(
+            room_id=hall_id, group_id=group_id, day=date(2026, 12, 8), slot_code="evening", purpose="hall",
+            attendees=5), actor=db.session.get(User, user_id), now=NOW)
 
-    booking = threading.Thread(target=book)
+    booking = threading.Thread(target=lambda: outcomes.append(outcome(app, book)))
     booking.start()
     try:
-        # until the booking holds part A and waits for the rival's B (autocommit: pg_stat_activity is
-        # read once per transaction), then close the cycle within the booking's deadlock_timeout
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not watch.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid != :rival "
-                    "AND query LIKE 'INSERT INTO occupied_units%'"), {"rival": rival_pid}).scalar_one():
-                time.sleep(0.01)  # polling another transaction's state, not waiting on the clock under test
+        # until the booking holds part A and waits for the rival's B, then close the cycle within
+        # the booking's deadlock_timeout
+        wait_until_waiting_for_lock("INSERT INTO occupied_units%", not_pid=rival_pid)
         rival.execute(hold, {"b": other_id, "u": part_a.id, **evening})  # returns once the booking is ended
     finally:
         tx.rollback()
         rival.close()
         booking.join(timeout=60)
-    assert outcome == ["conflict"], outcome
+    assert outcomes == ["conflict"], outcomes
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Booking).where(Booking.room_id == hall_id)) == 0
