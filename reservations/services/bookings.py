@@ -43,7 +43,7 @@ from ..domain.rules import (
     conflict_message,
 )
 from ..domain.slots import FixedSlots
-from ..models import Booking, BookingSeries, Group, OccupiedUnit, Room, User
+from ..models import Booking, BookingSeries, Facility, Group, OccupiedUnit, Room, User
 from . import audit, notify
 from .availability import Alternative, suggest_alternatives
 from .mapping import (
@@ -161,6 +161,26 @@ def _load_actor(session: Session, actor: User | None) -> None:
     own = session() if isinstance(session, scoped_session) else session
     if state.session is own and state.expired and state.identity is not None:
         _get_with(own, User, state.identity[0], _USER_WITH_MEMBERSHIPS)
+
+
+def _hold_rules_still(session: Session, inp: BookingInput) -> None:
+    """PostgreSQL: a shared lock on the room's facility and on the booking group until this booking
+    commits, and the group's row read as it is. A closure locks its facility (to list and cancel
+    what it affects) and a suspension its group, so either waits for a booking being made, or the
+    booking waits for it and then reads the closures and the group's status as they committed;
+    without this a booking could land on a day an emergency closure had just cleared. Bookings
+    take the lock shared, so they do not wait for one another. SQLite's write lock already
+    serialises all of this."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(_FACILITY_SHARE, {"room_id": inp.room_id})
+    if inp.group_id is not None:
+        session.execute(select(Group).where(Group.id == inp.group_id).with_for_update(read=True)
+                        .execution_options(populate_existing=True)).all()
+
+
+_FACILITY_SHARE = (select(Facility.id).join(Room, Room.facility_id == Facility.id)
+                   .where(Room.id == bindparam("room_id")).with_for_update(read=True, of=Facility))
 
 
 def plan_booking(
@@ -282,6 +302,7 @@ def create_booking(
     transaction back (as the failed flush always did) before the conflict is raised.
     """
     with write_transaction(session):
+        _hold_rules_still(session, inp)
         # a single booking is checked without loading the room's holds: the overlap guard of the
         # database refuses a taken time anyway, and only then are they loaded (see _refused)
         single = inp.recurrence is None
@@ -542,16 +563,37 @@ def get_booking_for(session: Session, booking_id: int, user: User | None) -> Boo
     return booking
 
 
+# Window and lead time were judged when the request was made; approval does not re-judge them.
+RECHECK_OVERRIDES = frozenset({"window", "lead_time"})
+
+
+def approval_problems(session: Session, booking: Booking, now: datetime) -> list[RuleFailure]:
+    """The rules a pending request breaks if approved now (closures since, the day passed,
+    a room changed, another hold on its units), by the same ``check_request`` as booking."""
+    room = booking.room
+    rules = rules_of(session, room)
+    existing = load_occupied(session, rules.units, booking.start_at, booking.end_at + rules.buffer)
+    req = BookingRequest(room.id, booking.start_at, booking.end_at, booking.attendees, booking.group_class,
+                         booking.slot_code)
+    return check_request(req, rules, facility_calendar(room.facility), existing, now,
+                         overrides=RECHECK_OVERRIDES, ignore_booking=booking.id)
+
+
 def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "",
             audit_note: str | None = None) -> Booking:
-    """``note`` goes to the group's mail and the audit trail; ``audit_note``, when given, to the
-    trail instead (how it was approved, e.g. "bulk": nothing the group needs to read)."""
+    """Approve a pending request that still passes the rules now (``approval_problems``: the
+    facility may have closed, or the day passed, since it was made); refused with the reasons
+    otherwise. ``note`` goes to the group's mail and the audit trail; ``audit_note``, when given,
+    to the trail instead (how it was approved, e.g. "bulk": nothing the group needs to read)."""
     require_staff_for(actor, booking.room.facility_id)
     with write_transaction(session, booking):
         rules = rules_of(session, booking.room)
         needs_claim = rules.claim.needs_claim(booking.fee_total)
         target = status_after_approval(needs_claim)
         transition(booking.status, Action.APPROVE, target)  # refused before anything is changed
+        problems = approval_problems(session, booking, now)
+        if problems:
+            raise DomainError(problems)
         if target == Status.PROVISIONAL:
             booking.claim_deadline = rules.claim.deadline(now, booking.start_at, booking.room.facility.timezone)
         return _change(session, booking, Action.APPROVE, actor=actor, now=now, target=target,
@@ -674,10 +716,14 @@ def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) 
 
 
 def mark_no_show(session: Session, booking: Booking, *, actor: User | None, now: datetime) -> Booking:
-    """No-show frees the rest of the time: its hold ends now."""
+    """No-show frees the rest of the time: its hold ends now. Only once the booking has started."""
     if actor is not None:
         require_staff_for(actor, booking.room.facility_id)
     with write_transaction(session, booking):
+        transition(booking.status, Action.NO_SHOW)  # a move the lifecycle forbids is refused as that first
+        if now < booking.start_at:
+            raise DomainError(_fail("not_started", "利用開始前は無断不使用にできません。",
+                                    "A booking cannot be a no-show before it starts."))
         return _change(session, booking, Action.NO_SHOW, actor=actor, now=now, notice="no_show")
 
 

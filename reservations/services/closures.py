@@ -79,7 +79,7 @@ def add_closure(session: Session, facility: Facility, *, actor: User, now: datet
     Bookings already made are left alone (listed for the staff to handle)."""
     require_staff_for(actor, facility.id)
     _check(session, facility, room_id, start, end, reason_ja)
-    with write_transaction(session):
+    with write_transaction(session, facility):  # bookings being made wait (see bookings._hold_rules_still)
         closure = Closure(facility_id=facility.id, room_id=room_id, start_date=start, end_date=end,
                           reason_ja=reason_ja.strip(), reason_en=reason_en.strip(), kind="planned",
                           created_by_id=actor.id, created_at=now)
@@ -123,7 +123,7 @@ def emergency_close(session: Session, facility: Facility, day: date, *, actor: U
     """
     require_staff_for(actor, facility.id)
     _check(session, facility, None, day, day, reason_ja)
-    with write_transaction(session):
+    with write_transaction(session, facility):  # bookings being made wait (see bookings._hold_rules_still)
         preview = emergency_preview(session, facility, day, actor=actor, lock=True)
         if expected is not None and expected != len(preview.cancellable):
             raise DomainError(_fail(

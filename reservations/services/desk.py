@@ -2,9 +2,9 @@
 and the audit log.
 
 Reads are plain queries; every state change goes through ``services.bookings`` (the lifecycle,
-fees, notices and audit events live there). The one thing added here is the approval re-check:
-a pending request is run through ``domain.rules.check_request`` again *now*, because the facility
-may have been closed, or the day passed, since it was made.
+fees, notices and audit events live there, and so does the approval re-check, which the desk's
+queue shows: a pending request is run through ``domain.rules.check_request`` again *now*, because
+the facility may have been closed, or the day passed, since it was made.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from ..domain.calendar import local_day
 from ..domain.errors import DomainError, IllegalTransition, RuleFailure
 from ..domain.fees import FeeQuote
 from ..domain.lifecycle import Status
-from ..domain.rules import BookingRequest, check_request
 from ..models import AuditEvent, Booking, Facility, Group, Room, User
 from . import bookings as svc
-from .mapping import facility_calendar, load_occupied, local_bounds, rules_of
+from .mapping import facility_calendar, local_bounds
 from .permissions import Forbidden, require_staff_for
 
-# Window and lead time were judged when the request was made; approval does not re-judge them.
-RECHECK_OVERRIDES = frozenset({"window", "lead_time"})
 OVERRIDE_CHOICES = ("window", "lead_time", "approval")
 HIDDEN_ON_BOARD = frozenset({Status.CANCELLED.value, Status.REJECTED.value, Status.RELEASED.value})
 
@@ -118,11 +115,7 @@ def check_in(session: Session, booking: Booking, *, actor: User, now: datetime) 
 
 
 def mark_no_show(session: Session, booking: Booking, *, actor: User, now: datetime) -> Booking:
-    """A no-show can only be recorded once the booking has started."""
-    require_staff_for(actor, booking.room.facility_id)
-    if now < booking.start_at:
-        raise DomainError(_fail("not_started", "利用開始前は無断不使用にできません。",
-                                "A booking cannot be a no-show before it starts."))
+    """A no-show can only be recorded once the booking has started (the booking service says so)."""
     return svc.mark_no_show(session, booking, actor=actor, now=now)
 
 
@@ -150,19 +143,6 @@ def no_show_counts(session: Session, group_ids: Iterable[int]) -> dict[int, int]
     return {int(gid or 0): int(n) for gid, n in rows}
 
 
-def recheck(session: Session, booking: Booking, now: datetime) -> list[RuleFailure]:
-    """The rules a pending request breaks if approved now (closures since, the day passed,
-    a room changed, another hold on its units), by the same ``check_request`` as booking."""
-    room = booking.room
-    facility = room.facility
-    rules = rules_of(session, room)
-    existing = load_occupied(session, rules.units, booking.start_at, booking.end_at + rules.buffer)
-    req = BookingRequest(room.id, booking.start_at, booking.end_at, booking.attendees, booking.group_class,
-                         booking.slot_code)
-    return check_request(req, rules, facility_calendar(facility), existing, now,
-                         overrides=RECHECK_OVERRIDES, ignore_booking=booking.id)
-
-
 def approval_queue(session: Session, user: User, *, now: datetime, facility_id: int | None = None) -> list[QueueItem]:
     """Pending bookings at the facilities ``user`` serves, oldest request first."""
     ids = _facility_ids(session, user, facility_id)
@@ -170,16 +150,16 @@ def approval_queue(session: Session, user: User, *, now: datetime, facility_id: 
         select(Booking).join(Room).where(Room.facility_id.in_(ids), Booking.status == Status.PENDING.value)
         .order_by(Booking.created_at, Booking.id)))
     counts = no_show_counts(session, (b.group_id for b in rows if b.group_id is not None))
-    return [QueueItem(b, counts.get(b.group_id or 0, 0), recheck(session, b, now)) for b in rows]
+    return [QueueItem(b, counts.get(b.group_id or 0, 0), svc.approval_problems(session, b, now)) for b in rows]
 
 
 def approve(session: Session, booking: Booking, *, actor: User, now: datetime, note: str = "") -> Booking:
-    """Approve after the re-check; a request that now breaks a rule is refused with the reasons."""
-    require_staff_for(actor, booking.room.facility_id)
-    problems = recheck(session, booking, now)
-    if problems:
-        raise DomainError(problems)
+    """Approve after the re-check (``bookings.approval_problems``, in the booking service, so the
+    API approves by the same rules); a request that now breaks a rule is refused with the reasons."""
     return svc.approve(session, booking, actor=actor, now=now, note=note)
+
+
+_NOT_PENDING = RuleFailure("not_pending", "承認待ちではありません。", "Not pending any more.")
 
 
 @dataclass
@@ -198,16 +178,15 @@ def bulk_approve(session: Session, bookings: Sequence[Booking], *, actor: User, 
     result = BulkResult([], [])
     for b in bookings:
         if b.status != Status.PENDING.value:
-            result.skipped.append((b, [_fail("not_pending", "承認待ちではありません。", "Not pending any more.")]))
-            continue
-        problems = recheck(session, b, now)
-        if problems:
-            result.skipped.append((b, problems))
+            result.skipped.append((b, [_NOT_PENDING]))
             continue
         try:
             svc.approve(session, b, actor=actor, now=now, audit_note="bulk")
         except IllegalTransition:  # changed by someone else since the list was loaded; nothing written
-            result.skipped.append((b, [_fail("not_pending", "承認待ちではありません。", "Not pending any more.")]))
+            result.skipped.append((b, [_NOT_PENDING]))
+            continue
+        except DomainError as exc:  # breaks a rule now (the re-check); nothing written
+            result.skipped.append((b, exc.failures))
             continue
         result.approved.append(b)
     return result

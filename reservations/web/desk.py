@@ -248,7 +248,7 @@ class PaymentForm(FlaskForm):
 @staff_required
 def booking(booking_id: int):  # type: ignore[no-untyped-def]
     b = _booking(booking_id)
-    problems = dsvc.recheck(_db(), b, utcnow()) if b.status == Status.PENDING.value else []
+    problems = bsvc.approval_problems(_db(), b, utcnow()) if b.status == Status.PENDING.value else []
     pay = PaymentForm(formdata=None, amount=b.fee_total)
     return render_template("desk/booking.html", booking=b, tz=b.room.facility.timezone, quote=dsvc.quote_of(b),
                            events=dsvc.booking_events(_db(), b), problems=problems, reject_form=RejectForm(),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from reservations.services import closures as csvc
 from tests.api.conftest import World, book
 from tests.api.contract import assert_problem, assert_schema
+from tests.factories import NOW
 
 ACTIONS = [("approve", None), ("reject", {"reason": "満室"}), ("confirm", {"method": "cash"}),
            ("check-in", None), ("no-show", None)]
@@ -65,6 +69,9 @@ def test_check_in_and_no_show(client, world: World, app) -> None:  # type: ignor
     app.config["FIXED_NOW"] = "2026-12-01T13:10:00+09:00"
     res = client.post(f"/api/v1/bookings/{a['id']}/check-in", headers=world.auth("staff"))
     assert res.status_code == 200 and res.get_json()["status"] == "checked_in"
+    early = client.post(f"/api/v1/bookings/{b['id']}/no-show", headers=world.auth("staff"))
+    assert [e["code"] for e in assert_problem(early, 422)["errors"]] == ["not_started"]  # as at the desk
+    app.config["FIXED_NOW"] = "2026-12-01T15:10:00+09:00"
     res = client.post(f"/api/v1/bookings/{b['id']}/no-show", headers=world.auth("staff"))
     assert res.status_code == 200 and res.get_json()["status"] == "no_show"
     desk = client.get(f"/api/v1/desk/today?facility={world.facility.id}", headers=world.auth("staff"))
@@ -106,3 +113,16 @@ def test_me_and_groups(client, world: World) -> None:  # type: ignore[no-untyped
     assert [(g["id"], g["role"], g["group_class"]) for g in groups["items"]] == [
         (world.group.id, "member", "registered")]
     assert_problem(client.get("/api/v1/groups"), 401)
+
+
+def test_approve_re_checks_the_rules_as_the_desk_does(client, world: World, session) -> None:  # type: ignore[no-untyped-def]
+    """A facility closed on the day since the request was made: the API refuses the approval with
+    the reason, as the desk's approval queue does (both go through the booking service)."""
+    b = book(client, world, room_id=world.hall.id, date="2026-12-09", slot="afternoon").get_json()["booking"]
+    assert b["status"] == "pending"
+    csvc.add_closure(session, world.facility, actor=session.merge(world.staff), now=NOW,
+                     start=date(2026, 12, 9), end=date(2026, 12, 9), reason_ja="設備点検")
+    session.commit()
+    res = client.post(f"/api/v1/bookings/{b['id']}/approve", headers=world.auth("staff"))
+    assert [e["code"] for e in assert_problem(res, 422)["errors"]] == ["closed"]
+    assert client.get(f"/api/v1/bookings/{b['id']}", headers=world.auth("member")).get_json()["status"] == "pending"
