@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
@@ -91,7 +92,10 @@ def write_transaction(session: Session, *current: object) -> Iterator[Session]:
             session.commit()  # nothing written yet: ends the read snapshot
         session.connection(execution_options={IMMEDIATE: True})
     for obj in current:
-        session.refresh(obj, with_for_update=True)
+        # OF the row's own table: a relationship loaded eagerly with it (a user's memberships,
+        # joined by the login loader) is an outer join, which PostgreSQL will not lock
+        # (its class from its state: ``obj`` may be a proxy, such as Flask-Login's current_user)
+        session.refresh(obj, with_for_update={"of": instance_state(obj).mapper.class_})
     yield session
 
 

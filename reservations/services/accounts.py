@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -92,6 +94,25 @@ def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
 
 
+EMAIL_TAKEN = _fail("email_taken", "このメールアドレスは既に登録されています。",
+                    "This email address is already registered.", "email")
+
+
+def add_account(session: Session, user: User) -> User:
+    """Insert ``user``, inside a write transaction. On PostgreSQL two sign-ups with one address
+    can both pass the look-up; the unique index makes the second wait for the first and fail,
+    which is then the same "already registered" as the look-up's, not a server error."""
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if find_by_email(session, user.email) is None:
+            raise
+        raise DomainError(EMAIL_TAKEN) from None
+    return user
+
+
 def sign_up(session: Session, *, email: str, display_name: str, password: str, language: str,
             now: datetime) -> User:
     """Create a member account. Raises ``DomainError`` (``email_taken``, ``password_too_short``, ...)."""
@@ -103,12 +124,10 @@ def sign_up(session: Session, *, email: str, display_name: str, password: str, l
         raise DomainError(failures)
     with write_transaction(session):
         if find_by_email(session, email) is not None:
-            raise DomainError(_fail("email_taken", "このメールアドレスは既に登録されています。",
-                                    "This email address is already registered.", "email"))
-        user = User(email=email, display_name=display_name, password_hash=hash_password(password),
-                    language=language, role="member", active=True, created_at=now, session_version=0)
-        session.add(user)
-        session.flush()
+            raise DomainError(EMAIL_TAKEN)
+        user = add_account(session, User(email=email, display_name=display_name, password_hash=hash_password(password),
+                                         language=language, role="member", active=True, created_at=now,
+                                         session_version=0))
         audit.record(session, "user.signed_up", now=now, actor=user, after={"user_id": user.id})
     return user
 
@@ -180,6 +199,27 @@ def revoke_credentials(session: Session, user: User, now: datetime) -> int:
     return revoked
 
 
+LOGIN_ENDED = _fail("login_ended", "パスワードの変更などにより、このログインは終了しました。もう一度ログインしてください。",
+                   "This login has ended (the password was changed, or the account closed). Please log in again.")
+
+
+def _refuse_ended_login(user: User, version: int) -> None:
+    if not user.active or user.session_version != version:
+        raise DomainError(LOGIN_ENDED)
+
+
+@contextmanager
+def hold_account(session: Session, user: User) -> Iterator[Session]:
+    """A write transaction that holds ``user``'s row as it is: for making a credential (an API
+    token, a calendar link) that a password change, reset or deactivation must revoke. Those take
+    the same row, so either this waits for them and is then refused (the login it was asked on has
+    ended), or they wait for it and revoke what it made."""
+    version = user.session_version
+    with write_transaction(session, user):
+        _refuse_ended_login(user, version)
+        yield session
+
+
 @dataclass(frozen=True)
 class PasswordSet:
     user: User
@@ -195,7 +235,8 @@ def _set_password(session: Session, user: User, password: str, now: datetime) ->
 
 
 def reset_password(session: Session, token: str, password: str, *, now: datetime) -> PasswordSet:
-    """Set a new password from a reset link; the link (and any other open one) is spent."""
+    """Set a new password from a reset link; the link (and any other open one) is spent, by whoever
+    spends it first: a second use of the same link, even at the same moment, is refused."""
     failures = check_new_password(password)
     if failures:
         raise DomainError(failures)
@@ -203,7 +244,13 @@ def reset_password(session: Session, token: str, password: str, *, now: datetime
         row = valid_reset_token(session, token, now=now)
         if row is None:
             raise DomainError(INVALID_LINK)
+        spent: Any = session.execute(
+            update(PasswordResetToken).where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+            .values(used_at=now).execution_options(synchronize_session=False))
+        if spent.rowcount != 1:  # spent by another request since it was read (PostgreSQL)
+            raise DomainError(INVALID_LINK)
         user = row.user
+        session.refresh(user, with_for_update={"of": User})  # the account as it is, held until the reset commits
         revoked = _set_password(session, user, password, now)
         audit.record(session, "user.password_reset", now=now, actor=user, after={"credentials_revoked": revoked})
         session.flush()
@@ -211,14 +258,18 @@ def reset_password(session: Session, token: str, password: str, *, now: datetime
 
 
 def change_password(session: Session, user: User, *, current: str, new: str, now: datetime) -> PasswordSet:
-    """Change the password; every other session of this user ends (``session_version``)."""
-    if not check_password(user.password_hash, current):
-        raise DomainError(_fail("password_wrong", "現在のパスワードが正しくありません。",
-                                "The current password is not correct.", "current_password"))
-    failures = check_new_password(new, field="new_password")
-    if failures:
-        raise DomainError(failures)
-    with write_transaction(session):
+    """Change the password; every other session of this user ends (``session_version``). The
+    current password is checked against the account as it is, under its lock: a reset committed
+    a moment ago makes the old password wrong, rather than being overwritten by it."""
+    version = user.session_version
+    with write_transaction(session, user):
+        if not check_password(user.password_hash, current):
+            raise DomainError(_fail("password_wrong", "現在のパスワードが正しくありません。",
+                                    "The current password is not correct.", "current_password"))
+        _refuse_ended_login(user, version)
+        failures = check_new_password(new, field="new_password")
+        if failures:
+            raise DomainError(failures)
         revoked = _set_password(session, user, new, now)
         audit.record(session, "user.password_changed", now=now, actor=user, after={"credentials_revoked": revoked})
         session.flush()

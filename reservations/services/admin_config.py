@@ -425,8 +425,7 @@ def invite_staff(session: Session, *, actor: User, now: datetime, email: str, di
     if role not in ("staff", "admin"):
         failures.append(_fail("role_invalid", "役割が正しくありません。", "Invalid role.", "role"))
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        failures.append(_fail("email_taken", "このメールアドレスは既に登録されています。", "That email is already registered.",
-                              "email"))
+        failures.append(accounts.EMAIL_TAKEN)
     if failures:
         raise DomainError(failures)
     password = secrets.token_urlsafe(12)
@@ -434,8 +433,7 @@ def invite_staff(session: Session, *, actor: User, now: datetime, email: str, di
         user = User(email=email, display_name=display_name.strip(), password_hash=hash_password(password),
                     language="ja", role=role, active=True, created_at=now)
         user.facilities = _facilities(session, facility_ids)
-        session.add(user)
-        session.flush()
+        accounts.add_account(session, user)
         audit.record(session, "admin.staff_invited", now=now, actor=actor,
                      after={"user_id": user.id, "role": role, "facilities": sorted(facility_ids)})
         session.flush()
@@ -461,7 +459,7 @@ def set_active(session: Session, user: User, active: bool, *, actor: User, now: 
     require_admin(actor)
     if user.id == actor.id and not active:
         raise DomainError(_fail("self_deactivate", "自分自身は無効にできません。", "You cannot deactivate yourself."))
-    with write_transaction(session):
+    with write_transaction(session, user):  # a token being made for the account waits (accounts.hold_account)
         user.active = active
         user.session_version += 1
         session.flush()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..database import write_transaction
 from ..domain.errors import DomainError, RuleFailure
 from ..models import ApiToken, User
-from . import audit
+from . import accounts, audit
 from .permissions import NotFound
 from .secret_tokens import hash_secret, new_secret
 
@@ -30,16 +30,17 @@ def create_token(session: Session, user: User, *, name: str, now: datetime) -> t
     if len(name) > MAX_NAME:
         raise DomainError(RuleFailure("token_name_too_long", f"名前は{MAX_NAME}文字以内にしてください。",
                                       f"The name can be at most {MAX_NAME} characters.", field="name"))
-    active = session.scalar(select(func.count()).select_from(ApiToken)
-                            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) or 0
-    if active >= MAX_ACTIVE_TOKENS:
-        raise DomainError(RuleFailure("too_many_tokens", f"有効なトークンは{MAX_ACTIVE_TOKENS}個までです。",
-                                      f"You can have at most {MAX_ACTIVE_TOKENS} active tokens.", field="name"))
-    secret = TOKEN_PREFIX + new_secret()
-    token = ApiToken(user_id=user.id, name=name, token_hash=hash_secret(secret), created_at=now)
-    session.add(token)
-    session.flush()
-    audit.record(session, "api_token.created", now=now, actor=user, note=f"token {token.id} {name}".strip())
+    with accounts.hold_account(session, user):  # counted and made under the account's lock
+        active = session.scalar(select(func.count()).select_from(ApiToken)
+                                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))) or 0
+        if active >= MAX_ACTIVE_TOKENS:
+            raise DomainError(RuleFailure("too_many_tokens", f"有効なトークンは{MAX_ACTIVE_TOKENS}個までです。",
+                                          f"You can have at most {MAX_ACTIVE_TOKENS} active tokens.", field="name"))
+        secret = TOKEN_PREFIX + new_secret()
+        token = ApiToken(user_id=user.id, name=name, token_hash=hash_secret(secret), created_at=now)
+        session.add(token)
+        session.flush()
+        audit.record(session, "api_token.created", now=now, actor=user, note=f"token {token.id} {name}".strip())
     return token, secret
 
 

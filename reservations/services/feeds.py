@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from ..database import read_rows, write_transaction
 from ..feeds.ical import CALENDAR_TZ, FORMAT_VERSION, EventSource, FeedInfo, Place
 from ..models import Booking, Facility, FeedToken, Group, Membership, Room, User, room_parts
-from . import audit
+from . import accounts, audit
 from .mapping import UnitMap
 from .permissions import NotFound, is_member
 from .secret_tokens import hash_secret, new_secret
@@ -440,7 +440,7 @@ def regenerate_token(session: Session, kind: str, user: User, group: Group | Non
     Raises NotFound when ``user`` is not a member of ``group``.
     """
     _check(kind, user, group)
-    with write_transaction(session):
+    with accounts.hold_account(session, user):  # a password change meanwhile revokes it, or refuses this
         revoked = _revoke_all(session, kind, user, group, now)
         secret = new_secret()
         session.add(FeedToken(token_hash=hash_secret(secret), kind=kind, user_id=user.id,

@@ -1,0 +1,125 @@
+"""Credentials made or used while the account changes in another request.
+
+A password reset must revoke every API token and calendar link, including one being made at that
+very moment with the session the reset is meant to end; and a reset link is spent once, even
+when it is sent twice at the same moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from reservations.domain.errors import DomainError
+from reservations.extensions import db
+from reservations.models import ApiToken, FeedToken, PasswordResetToken, User
+from reservations.services import accounts, api_tokens
+from reservations.services import feeds as feed_service
+from tests.concurrency import outcome, wait_until_waiting_for_lock
+from tests.factories import NOW, PASSWORD, make_user
+
+NEW_PASSWORD = "a-new-long-passphrase-2026"
+
+
+def _active_credentials(session, user_id: int) -> int:  # type: ignore[no-untyped-def]
+    return sum(session.scalar(select(func.count()).select_from(model)
+                              .where(model.user_id == user_id, model.revoked_at.is_(None))) or 0
+               for model in (ApiToken, FeedToken))
+
+
+MAKERS = {
+    "api_token": lambda session, user: api_tokens.create_token(session, user, name="script", now=NOW),
+    "calendar_link": lambda session, user: feed_service.regenerate_token(session, "personal", user, now=NOW),
+}
+
+
+@pytest.mark.both_databases
+@pytest.mark.parametrize("credential", sorted(MAKERS))
+def test_a_credential_asked_for_after_the_password_changed_elsewhere_is_refused(session, credential) -> None:  # type: ignore[no-untyped-def]
+    user = make_user()
+    session.commit()
+    mine = session.get(User, user.id)  # the old login's request has loaded (and checked) the account
+    with Session(db.engine) as owner:  # the owner changes the password in another request
+        accounts.change_password(owner, owner.get(User, user.id), current=PASSWORD, new=NEW_PASSWORD, now=NOW)
+        owner.commit()
+    with pytest.raises(DomainError) as refused:
+        MAKERS[credential](session, mine)
+    session.rollback()
+    assert refused.value.codes == ["login_ended"]
+    assert _active_credentials(session, user.id) == 0
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_token_made_while_a_reset_commits_waits_and_is_refused(app, session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user()
+    session.commit()
+    user_id = user.id
+    token = accounts.request_password_reset(session, user.email, now=NOW, link=lambda t: t)
+    session.commit()
+    assert token is not None
+    resetting = Session(db.engine)
+    accounts.reset_password(resetting, token, NEW_PASSWORD, now=NOW + timedelta(minutes=5))  # not committed yet
+    outcomes: list[str] = []
+
+    def make_token() -> None:
+        api_tokens.create_token(db.session, db.session.get(User, user_id), name="script", now=NOW)
+
+    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, make_token)))
+    thread.start()
+    try:
+        wait_until_waiting_for_lock("%FOR UPDATE%")
+        resetting.commit()
+    finally:
+        resetting.close()
+        thread.join(timeout=60)
+    assert outcomes == ["login_ended"], outcomes
+    assert _active_credentials(session, user_id) == 0
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_reset_link_used_twice_at_once_sets_the_password_once(app, session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user()
+    session.commit()
+    token = accounts.request_password_reset(session, user.email, now=NOW, link=lambda t: t)
+    session.commit()
+    assert token is not None
+    first = Session(db.engine)  # the first use has spent the link but not committed
+    first.execute(update(PasswordResetToken).where(PasswordResetToken.user_id == user.id)
+                  .values(used_at=NOW + timedelta(minutes=1)))
+    outcomes: list[str] = []
+    thread = threading.Thread(target=lambda: outcomes.append(outcome(
+        app, lambda: accounts.reset_password(db.session, token, NEW_PASSWORD, now=NOW + timedelta(minutes=1)))))
+    thread.start()
+    try:
+        wait_until_waiting_for_lock("UPDATE password_reset_tokens%")
+        first.commit()
+    finally:
+        first.close()
+        thread.join(timeout=60)
+    assert outcomes == ["reset_link_invalid"], outcomes
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_sign_ups_with_one_address_at_once_make_one_account(app, session) -> None:  # type: ignore[no-untyped-def]
+    """Both look the address up before either commits; the unique index decides, and the second
+    is told the address is taken (its form shows it) rather than given a server error."""
+    def sign_up() -> None:
+        accounts.sign_up(db.session, email="twice@example.jp", display_name="二度押し", password=NEW_PASSWORD,
+                         language="ja", now=NOW)
+
+    accounts.sign_up(session, email="twice@example.jp", display_name="先", password=NEW_PASSWORD,
+                     language="ja", now=NOW)  # inserted, not committed
+    outcomes: list[str] = []
+    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, sign_up)))
+    thread.start()
+    try:
+        assert wait_until_waiting_for_lock("%INSERT INTO users%"), "the second sign-up did not wait"
+        session.commit()
+    finally:
+        thread.join(timeout=60)
+    assert outcomes == ["email_taken"], outcomes
+    assert session.scalar(select(func.count()).select_from(User).where(User.email == "twice@example.jp")) == 1
