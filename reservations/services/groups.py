@@ -109,7 +109,7 @@ def apply_for_group(session: Session, user: User, application: GroupApplication,
     applying again under the same name while that application is open (a form sent twice) is
     refused rather than made a second group for the desk to find and discard."""
     a = _normalized(application)
-    with write_transaction(session):
+    with write_transaction(session, user):  # the same form sent twice at once: the second waits, then finds the first
         again = session.scalar(
             select(Group.id).join(Membership, Membership.group_id == Group.id)
             .where(Membership.user_id == user.id, Group.status == "applied", Group.name == a.name))
@@ -149,11 +149,13 @@ def update_details(session: Session, group: Group, actor: User, details: GroupAp
     ``details.name`` and ``details.kind`` are ignored. NotFound for outsiders, Forbidden for members."""
     _require_representative(group, actor)
     a = _normalized(replace(details, name=group.name, kind=group.kind), identity=False)
-    before = {k: getattr(group, k) for k in EDITABLE}
-    after = {k: getattr(a, k) for k in EDITABLE}
-    if after == before:
-        return group
-    with write_transaction(session):
+    with write_transaction(session, group):
+        _members_now(session, group)
+        _require_representative(group, actor)  # still, after a hand-over committed meanwhile
+        before = {k: getattr(group, k) for k in EDITABLE}
+        after = {k: getattr(a, k) for k in EDITABLE}
+        if after == before:
+            return group
         for k, v in after.items():
             setattr(group, k, v)
         group.updated_at = now  # public feeds show its name and purpose as it allows
@@ -315,7 +317,9 @@ def invite_by_email(session: Session, group: Group, actor: User, email: str, *, 
             "they can be invited before the group is registered.",
             "email"))
     token = new_secret()
-    with write_transaction(session):
+    with write_transaction(session, group):
+        _members_now(session, group)
+        _require_representative(group, actor)  # still, after a hand-over committed meanwhile
         session.execute(
             update(GroupInvitation)
             .where(GroupInvitation.group_id == group.id, GroupInvitation.email == email,
