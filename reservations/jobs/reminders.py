@@ -12,6 +12,10 @@ Rules (chosen, and tested):
   then never sent, because it is always due together with the smaller one from then on.
 - Claim reminder: provisional bookings with ``deadline - CLAIM_REMINDER_HOURS <= now < deadline``,
   same "existed then" rule.
+- A booking picked for a reminder is read again and locked before the reminder is recorded
+  (``_still_active``): one cancelled or released while the job ran gets none, and a cancel that
+  comes after waits for the job, so its cancellation notice follows the reminder rather than
+  crossing it.
 - Each reminder is recorded in ``sent_reminders`` (unique booking + kind, e.g. ``reminder_24h``,
   ``claim_48h``) in the same transaction as its outbox rows (dedupe key
   ``reminder:<booking>:24h:<email>``), so a rerun or a second runner finds it recorded.
@@ -64,8 +68,24 @@ def _sent(session: Session, ids: list[int]) -> set[tuple[int, str]]:
     return {(int(r[0]), str(r[1])) for r in rows}
 
 
+def _still_active(session: Session, picked: list[tuple[Booking, str, str, dict[str, Any]]],
+                  statuses: tuple[str, ...]) -> list[tuple[Booking, str, str, dict[str, Any]]]:
+    """The picked bookings still in one of ``statuses``, each locked until the job commits.
+
+    On PostgreSQL (read committed) the batch was read before a cancel committed; ``FOR UPDATE``
+    waits for a cancel in progress and re-checks the status on the row as committed. On SQLite
+    the job's write transaction already keeps every other writer out."""
+    if not picked:
+        return picked
+    ids = [b.id for b, _, _, _ in picked]
+    kept = set(session.scalars(select(Booking.id).where(Booking.id.in_(ids), Booking.status.in_(statuses))
+                               .order_by(Booking.id).with_for_update()))
+    return [p for p in picked if p[0].id in kept]
+
+
 def _record(session: Session, now: datetime, kind: str, picked: list[tuple[Booking, str, str, dict[str, Any]]],
-            result: JobResult, label: str) -> None:
+            result: JobResult, label: str, statuses: tuple[str, ...]) -> None:
+    picked = _still_active(session, picked, statuses)
     if not picked:
         return
     session.execute(insert(SentReminder), [
@@ -97,7 +117,7 @@ def send_reminders(session: Session, now: datetime, settings: JobSettings) -> Jo
                 o = use_reminder_due(b, now, offsets)
                 if o is not None and (b.id, f"reminder_{o}h") not in done:
                     picked.append((b, f"reminder_{o}h", f"{o}h", {"hours": o}))
-            _record(session, now, "reminder", picked, result, "reminders")
+            _record(session, now, "reminder", picked, result, "reminders", BEFORE_USE)
             _batch_done(result)
 
     hours = settings.claim_reminder_hours
@@ -117,6 +137,6 @@ def send_reminders(session: Session, now: datetime, settings: JobSettings) -> Jo
             kind = f"claim_{hours}h"
             picked = [(b, kind, f"{hours}h", {"hours": hours}) for b in batch
                       if claim_reminder_due(b, now, hours) and (b.id, kind) not in done]
-            _record(session, now, "claim_reminder", picked, result, "claim_reminders")
+            _record(session, now, "claim_reminder", picked, result, "claim_reminders", (Status.PROVISIONAL.value,))
             _batch_done(result)
     return result

@@ -20,7 +20,7 @@ from reservations.domain.errors import DomainError
 from reservations.extensions import db
 from reservations.jobs.booking_jobs import release_unclaimed
 from reservations.jobs.runner import run_job
-from reservations.models import AuditEvent, Booking, Facility, OccupiedUnit, User
+from reservations.models import AuditEvent, Booking, Facility, OccupiedUnit, SentReminder, User
 from reservations.services import bookings as svc
 from reservations.services import closures, desk
 from tests.concurrency import outcome, wait_until_waiting_for_lock
@@ -161,3 +161,32 @@ def test_a_booking_made_while_an_emergency_closure_commits_is_refused(app, sessi
         thread.join(timeout=60)
     assert outcomes == ["closed"], outcomes
     assert session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+@pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_booking_cancelled_while_the_reminders_run_gets_no_reminder(app, session, world, settings) -> None:  # type: ignore[no-untyped-def]
+    """The job read the booking as confirmed while the group's cancel had not committed yet. It
+    waits for the cancel (``FOR UPDATE``), finds the booking cancelled, and sends no reminder:
+    a group is not told to come to a booking it has just been told is cancelled."""
+    b = book(session, world)
+    svc.confirm(session, b, actor=world["staff"], now=NOW)
+    session.commit()
+    booking_id, due = b.id, b.start_at - timedelta(hours=24)
+    svc.cancel(session, b, actor=world["member_en"], now=due)  # holds the row, not committed
+    results: list[object] = []
+
+    def job() -> None:
+        results.append(run_job(db.session, "send-reminders", now=due, settings=settings, lease_now=due))
+
+    thread = threading.Thread(target=lambda: results.append(outcome(app, job)))
+    thread.start()
+    try:
+        assert wait_until_waiting_for_lock("%FOR UPDATE%"), "the job did not wait for the cancel"
+        session.commit()
+    finally:
+        thread.join(timeout=60)
+    result, said = results
+    assert said == "ok", said
+    assert result.count("reminders") == 0, result.to_dict()  # type: ignore[attr-defined]
+    assert session.scalar(select(func.count()).select_from(SentReminder)
+                          .where(SentReminder.booking_id == booking_id)) == 0
