@@ -52,10 +52,11 @@ def revoke_token(session: Session, token_id: int, *, actor: User | None, now: da
         raise NotFound()
     if actor is not None and token.user_id != actor.id and not actor.is_admin:
         raise NotFound()
-    if token.revoked_at is None:
-        token.revoked_at = now
-        session.flush()
-        audit.record(session, "api_token.revoked", now=now, actor=actor, note=f"token {token.id}")
+    with write_transaction(session, token):  # revoked twice at once (two tabs): one revocation recorded
+        if token.revoked_at is None:
+            token.revoked_at = now
+            session.flush()
+            audit.record(session, "api_token.revoked", now=now, actor=actor, note=f"token {token.id}")
     return token
 
 

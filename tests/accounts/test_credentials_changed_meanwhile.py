@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from reservations.domain.errors import DomainError
 from reservations.extensions import db
-from reservations.models import ApiToken, FeedToken, PasswordResetToken, User
+from reservations.models import ApiToken, AuditEvent, FeedToken, PasswordResetToken, User
 from reservations.services import accounts, api_tokens
 from reservations.services import feeds as feed_service
 from tests.concurrency import outcome, wait_until_waiting_for_lock
@@ -123,3 +123,19 @@ def test_two_sign_ups_with_one_address_at_once_make_one_account(app, session) ->
         thread.join(timeout=60)
     assert outcomes == ["email_taken"], outcomes
     assert session.scalar(select(func.count()).select_from(User).where(User.email == "twice@example.jp")) == 1
+
+
+@pytest.mark.both_databases
+def test_a_token_revoked_in_two_tabs_is_recorded_revoked_once(session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user()
+    token, _ = api_tokens.create_token(session, user, name="script", now=NOW)
+    session.commit()
+    mine = session.get(ApiToken, token.id)  # this tab's request has loaded it: not revoked
+    with Session(db.engine) as other:
+        api_tokens.revoke_token(other, token.id, actor=other.get(User, user.id), now=NOW)
+        other.commit()
+    api_tokens.revoke_token(session, mine.id, actor=user, now=NOW + timedelta(minutes=1))
+    session.commit()
+    assert session.scalars(select(AuditEvent.note).where(AuditEvent.action == "api_token.revoked")).all() == [
+        f"token {token.id}"]
+    assert session.get(ApiToken, token.id).revoked_at is not None
