@@ -3,6 +3,7 @@ PostgreSQL shows it waiting for a lock."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -45,3 +46,24 @@ def wait_until_waiting_for_lock(query_like: str, *, not_pid: int | None = None, 
                 return True
             time.sleep(0.01)  # polling another transaction's state, not waiting on the clock under test
     return False
+
+
+def outcome_once_it_waits(app: Flask, action: Callable[[], object], *, query_like: str,
+                          then: Callable[[], object], ok: str = "ok") -> str:
+    """Start ``action`` as another request (``outcome``); once PostgreSQL shows it waiting for a lock
+    on a query LIKE ``query_like``, call ``then`` (commit the transaction that holds the lock) and
+    return the action's outcome. ``then`` is called even when the action never waited, so that it
+    can end; the outcome then starts with "did not wait", for the test's assertion to show."""
+    outcomes: list[str] = []
+    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, action, ok=ok)))
+    thread.start()
+    waited = False
+    try:
+        waited = wait_until_waiting_for_lock(query_like)
+    finally:
+        try:
+            then()
+        finally:
+            thread.join(timeout=60)
+    said = outcomes[0] if outcomes else "error:no outcome within 60 s"
+    return said if waited else f"did not wait: {said}"

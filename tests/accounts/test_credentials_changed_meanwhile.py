@@ -7,7 +7,6 @@ when it is sent twice at the same moment.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from reservations.extensions import db
 from reservations.models import ApiToken, AuditEvent, FeedToken, PasswordResetToken, User
 from reservations.services import accounts, api_tokens
 from reservations.services import feeds as feed_service
-from tests.concurrency import outcome, wait_until_waiting_for_lock
+from tests.concurrency import outcome_once_it_waits
 from tests.factories import NOW, PASSWORD, make_user
 
 NEW_PASSWORD = "a-new-long-passphrase-2026"
@@ -63,20 +62,15 @@ def test_a_token_made_while_a_reset_commits_waits_and_is_refused(app, session) -
     assert token is not None
     resetting = Session(db.engine)
     accounts.reset_password(resetting, token, NEW_PASSWORD, now=NOW + timedelta(minutes=5))  # not committed yet
-    outcomes: list[str] = []
 
     def make_token() -> None:
         api_tokens.create_token(db.session, db.session.get(User, user_id), name="script", now=NOW)
 
-    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, make_token)))
-    thread.start()
     try:
-        wait_until_waiting_for_lock("%FOR UPDATE%")
-        resetting.commit()
+        said = outcome_once_it_waits(app, make_token, query_like="%FOR UPDATE%", then=resetting.commit)
     finally:
         resetting.close()
-        thread.join(timeout=60)
-    assert outcomes == ["login_ended"], outcomes
+    assert said == "login_ended"
     assert _active_credentials(session, user_id) == 0
 
 
@@ -90,17 +84,13 @@ def test_a_reset_link_used_twice_at_once_sets_the_password_once(app, session) ->
     first = Session(db.engine)  # the first use has spent the link but not committed
     first.execute(update(PasswordResetToken).where(PasswordResetToken.user_id == user.id)
                   .values(used_at=NOW + timedelta(minutes=1)))
-    outcomes: list[str] = []
-    thread = threading.Thread(target=lambda: outcomes.append(outcome(
-        app, lambda: accounts.reset_password(db.session, token, NEW_PASSWORD, now=NOW + timedelta(minutes=1)))))
-    thread.start()
     try:
-        wait_until_waiting_for_lock("UPDATE password_reset_tokens%")
-        first.commit()
+        said = outcome_once_it_waits(
+            app, lambda: accounts.reset_password(db.session, token, NEW_PASSWORD, now=NOW + timedelta(minutes=1)),
+            query_like="UPDATE password_reset_tokens%", then=first.commit)
     finally:
         first.close()
-        thread.join(timeout=60)
-    assert outcomes == ["reset_link_invalid"], outcomes
+    assert said == "reset_link_invalid"
 
 
 @pytest.mark.parametrize("db_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -113,15 +103,7 @@ def test_two_sign_ups_with_one_address_at_once_make_one_account(app, session) ->
 
     accounts.sign_up(session, email="twice@example.jp", display_name="先", password=NEW_PASSWORD,
                      language="ja", now=NOW)  # inserted, not committed
-    outcomes: list[str] = []
-    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, sign_up)))
-    thread.start()
-    try:
-        assert wait_until_waiting_for_lock("%INSERT INTO users%"), "the second sign-up did not wait"
-        session.commit()
-    finally:
-        thread.join(timeout=60)
-    assert outcomes == ["email_taken"], outcomes
+    assert outcome_once_it_waits(app, sign_up, query_like="%INSERT INTO users%", then=session.commit) == "email_taken"
     assert session.scalar(select(func.count()).select_from(User).where(User.email == "twice@example.jp")) == 1
 
 

@@ -9,7 +9,6 @@ back into "confirmed" while its units stay freed — a paid booking whose time a
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,11 +18,12 @@ from sqlalchemy.orm import Session
 from reservations.domain.errors import DomainError
 from reservations.extensions import db
 from reservations.jobs.booking_jobs import release_unclaimed
+from reservations.jobs.result import JobResult
 from reservations.jobs.runner import run_job
 from reservations.models import AuditEvent, Booking, Facility, OccupiedUnit, SentReminder, User
 from reservations.services import bookings as svc
 from reservations.services import closures, desk
-from tests.concurrency import outcome, wait_until_waiting_for_lock
+from tests.concurrency import outcome_once_it_waits
 from tests.factories import NOW
 
 from .conftest import DAY, book
@@ -110,22 +110,17 @@ def test_payment_while_the_job_is_releasing_waits_for_it_and_is_refused(app, ses
     session.commit()
     job = _other_session()
     assert release_unclaimed(job, deadline, settings).count("released") == 1  # row locked, not committed
-    outcomes: list[str] = []
 
     def desk() -> None:
         at_desk = db.session.get(Booking, booking_id)
         svc.confirm(db.session, at_desk, actor=db.session.get(User, staff_id), now=deadline + timedelta(seconds=1),
                     method="cash")
 
-    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, desk, ok="confirmed")))
-    thread.start()
     try:
-        wait_until_waiting_for_lock("%FOR UPDATE%")
-        job.commit()
+        said = outcome_once_it_waits(app, desk, query_like="%FOR UPDATE%", then=job.commit, ok="confirmed")
     finally:
         job.close()
-        thread.join(timeout=60)
-    assert outcomes == ["illegal_transition"], outcomes
+    assert said == "illegal_transition"
     session.expire_all()
     b = session.get(Booking, booking_id)
     assert (b.status, b.paid_amount) == ("released", None)
@@ -144,22 +139,17 @@ def test_a_booking_made_while_an_emergency_closure_commits_is_refused(app, sessi
     closing = closures.emergency_close(desk_session, desk_session.get(Facility, facility_id), DAY,
                                        actor=desk_session.merge(world["staff"]), now=NOW, expected=0)
     assert closing.cancelled == []  # the closure has listed the day's bookings: none yet
-    outcomes: list[str] = []
 
     def group_books() -> None:
         svc.create_booking(db.session, svc.BookingInput(room_id=room_id, group_id=group_id, day=DAY,
                                                         slot_code="evening", purpose="定例会", attendees=10),
                            actor=db.session.get(User, member_id), now=NOW)
 
-    thread = threading.Thread(target=lambda: outcomes.append(outcome(app, group_books)))
-    thread.start()
     try:
-        wait_until_waiting_for_lock("%FOR SHARE%")
-        desk_session.commit()
+        said = outcome_once_it_waits(app, group_books, query_like="%FOR SHARE%", then=desk_session.commit)
     finally:
         desk_session.close()
-        thread.join(timeout=60)
-    assert outcomes == ["closed"], outcomes
+    assert said == "closed"
     assert session.scalar(select(func.count()).select_from(Booking)) == 0
 
 
@@ -173,20 +163,12 @@ def test_a_booking_cancelled_while_the_reminders_run_gets_no_reminder(app, sessi
     session.commit()
     booking_id, due = b.id, b.start_at - timedelta(hours=24)
     svc.cancel(session, b, actor=world["member_en"], now=due)  # holds the row, not committed
-    results: list[object] = []
+    results: list[JobResult] = []
 
     def job() -> None:
         results.append(run_job(db.session, "send-reminders", now=due, settings=settings, lease_now=due))
 
-    thread = threading.Thread(target=lambda: results.append(outcome(app, job)))
-    thread.start()
-    try:
-        assert wait_until_waiting_for_lock("%FOR UPDATE%"), "the job did not wait for the cancel"
-        session.commit()
-    finally:
-        thread.join(timeout=60)
-    result, said = results
-    assert said == "ok", said
-    assert result.count("reminders") == 0, result.to_dict()  # type: ignore[attr-defined]
+    assert outcome_once_it_waits(app, job, query_like="%FOR UPDATE%", then=session.commit) == "ok"
+    assert [r.count("reminders") for r in results] == [0], [r.to_dict() for r in results]
     assert session.scalar(select(func.count()).select_from(SentReminder)
                           .where(SentReminder.booking_id == booking_id)) == 0
