@@ -92,11 +92,17 @@ def write_transaction(session: Session, *current: object) -> Iterator[Session]:
             session.commit()  # nothing written yet: ends the read snapshot
         session.connection(execution_options={IMMEDIATE: True})
     for obj in current:
-        # OF the row's own table: a relationship loaded eagerly with it (a user's memberships,
-        # joined by the login loader) is an outer join, which PostgreSQL will not lock
-        # (its class from its state: ``obj`` may be a proxy, such as Flask-Login's current_user)
-        session.refresh(obj, with_for_update={"of": instance_state(obj).mapper.class_})
+        hold_row(session, obj)
     yield session
+
+
+def hold_row(session: Session, obj: object) -> None:
+    """Inside a write transaction: read ``obj`` again and, on PostgreSQL, lock its row until the
+    transaction ends (``SELECT … FOR UPDATE``); for a row found only once the transaction is open.
+    Locked OF the row's own table: a relationship loaded eagerly with it (a user's memberships,
+    joined by the login loader) is an outer join, which PostgreSQL will not lock. Its class comes
+    from its state, as ``obj`` may be a proxy (Flask-Login's ``current_user``)."""
+    session.refresh(obj, with_for_update={"of": instance_state(obj).mapper.class_})
 
 
 def read_rows(session: Session, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:

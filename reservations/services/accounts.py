@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import write_transaction
+from ..database import hold_row, write_transaction
 from ..domain.errors import DomainError, RuleFailure
 from ..models import ApiToken, FeedToken, PasswordResetToken, User
 from ..passwords import check_password, hash_password
@@ -250,7 +250,7 @@ def reset_password(session: Session, token: str, password: str, *, now: datetime
         if spent.rowcount != 1:  # spent by another request since it was read (PostgreSQL)
             raise DomainError(INVALID_LINK)
         user = row.user
-        session.refresh(user, with_for_update={"of": User})  # the account as it is, held until the reset commits
+        hold_row(session, user)  # the account as it is, held until the reset commits
         revoked = _set_password(session, user, password, now)
         audit.record(session, "user.password_reset", now=now, actor=user, after={"credentials_revoked": revoked})
         session.flush()

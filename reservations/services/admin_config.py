@@ -16,7 +16,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..database import write_transaction
@@ -424,7 +424,7 @@ def invite_staff(session: Session, *, actor: User, now: datetime, email: str, di
         failures.append(_fail("name_required", "氏名を入力してください。", "Enter the name.", "display_name"))
     if role not in ("staff", "admin"):
         failures.append(_fail("role_invalid", "役割が正しくありません。", "Invalid role.", "role"))
-    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+    if accounts.find_by_email(session, email) is not None:
         failures.append(accounts.EMAIL_TAKEN)
     if failures:
         raise DomainError(failures)

@@ -15,6 +15,8 @@ group's name, which the mail carries). Every invitation is audited.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,9 +151,7 @@ def update_details(session: Session, group: Group, actor: User, details: GroupAp
     ``details.name`` and ``details.kind`` are ignored. NotFound for outsiders, Forbidden for members."""
     _require_representative(group, actor)
     a = _normalized(replace(details, name=group.name, kind=group.kind), identity=False)
-    with write_transaction(session, group):
-        _members_now(session, group)
-        _require_representative(group, actor)  # still, after a hand-over committed meanwhile
+    with _as_representative(session, group, actor):
         before = {k: getattr(group, k) for k in EDITABLE}
         after = {k: getattr(a, k) for k in EDITABLE}
         if after == before:
@@ -219,6 +219,16 @@ def _members_now(session: Session, group: Group) -> None:
                     .execution_options(populate_existing=True)).all()
 
 
+@contextmanager
+def _as_representative(session: Session, group: Group, actor: User) -> Iterator[Session]:
+    """A write transaction on ``group`` in which ``actor`` is still its representative, checked
+    on the members as they are now (``_members_now``): one who handed over a moment ago is refused."""
+    with write_transaction(session, group):
+        _members_now(session, group)
+        _require_representative(group, actor)
+        yield session
+
+
 def _drop(session: Session, m: Membership) -> None:
     group, user = m.group, m.user
     session.delete(m)
@@ -233,9 +243,7 @@ def remove_member(session: Session, group: Group, actor: User, user_id: int, *, 
     if user_id == actor.id:
         raise DomainError(_fail("remove_self", "自分自身は「団体を抜ける」から外れてください。",
                                 "To remove yourself, use “Leave this group”."))
-    with write_transaction(session, group):
-        _members_now(session, group)
-        _require_representative(group, actor)
+    with _as_representative(session, group, actor):
         m = _membership(group, user_id)
         if m is None:
             raise NotFound()
@@ -248,9 +256,7 @@ def remove_member(session: Session, group: Group, actor: User, user_id: int, *, 
 def hand_over(session: Session, group: Group, actor: User, user_id: int, *, now: datetime) -> None:
     """The representative makes another member the representative and becomes a member."""
     _require_representative(group, actor)
-    with write_transaction(session, group):
-        _members_now(session, group)
-        _require_representative(group, actor)
+    with _as_representative(session, group, actor):
         target = _membership(group, user_id)
         if target is None or user_id == actor.id:
             raise NotFound()
@@ -317,9 +323,7 @@ def invite_by_email(session: Session, group: Group, actor: User, email: str, *, 
             "they can be invited before the group is registered.",
             "email"))
     token = new_secret()
-    with write_transaction(session, group):
-        _members_now(session, group)
-        _require_representative(group, actor)  # still, after a hand-over committed meanwhile
+    with _as_representative(session, group, actor):
         session.execute(
             update(GroupInvitation)
             .where(GroupInvitation.group_id == group.id, GroupInvitation.email == email,

@@ -7,7 +7,6 @@ change writes an audit event with the group's id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -67,13 +66,30 @@ def _check_terms(session: Session, renewal_date: date | None, exemption_code: st
         raise DomainError(failures)
 
 
+# the statuses each change may not start from, and what the desk is told then
+_REFUSED_FROM: dict[str, tuple[frozenset[str], RuleFailure]] = {
+    "group.registered": (frozenset({"registered"}),
+                         _fail("already_registered", "既に登録済みです。", "Already registered.")),
+    "group.renewed": (frozenset(GROUP_STATUSES) - {"registered", "expired"},
+                      _fail("not_registered", "登録済みの団体だけ更新できます。", "Only registered groups can be renewed.")),
+    "group.suspended": (frozenset({"suspended"}),
+                        _fail("already_suspended", "既に登録停止中です。", "Already suspended.")),
+}
+
+
+def _refuse_from_status(action: str, group: Group) -> None:
+    statuses, failure = _REFUSED_FROM[action]
+    if group.status in statuses:
+        raise DomainError(failure)
+
+
 def _change(session: Session, group: Group, action: str, *, actor: User, now: datetime, note: str = "",
-            allowed: Callable[[Group], None], **values: object) -> Group:
-    """``allowed`` raises when the group's status does not allow ``action``; it is asked of the
-    group as it is under its lock, so two staff registering the same application at once record
-    one registration, and a suspension committed a moment ago is not overwritten unseen."""
+            **values: object) -> Group:
+    """The status is checked again on the group as it is under its lock, so two staff registering
+    the same application at once record one registration, and a suspension committed a moment
+    ago is not overwritten unseen."""
     with write_transaction(session, group):
-        allowed(group)
+        _refuse_from_status(action, group)
         before = _snapshot(group)
         for k, v in values.items():
             setattr(group, k, v)
@@ -88,14 +104,9 @@ def register(session: Session, group: Group, *, actor: User, now: datetime, toda
              renewal_date: date | None, exemption_code: str | None = None) -> Group:
     """Applied, expired or suspended → registered (unlocks early booking and the exemption)."""
     require_staff(actor)
-
-    def allowed(g: Group) -> None:
-        if g.status == "registered":
-            raise DomainError(_fail("already_registered", "既に登録済みです。", "Already registered."))
-
-    allowed(group)
+    _refuse_from_status("group.registered", group)
     _check_terms(session, renewal_date, exemption_code, today)
-    return _change(session, group, "group.registered", actor=actor, now=now, allowed=allowed, status="registered",
+    return _change(session, group, "group.registered", actor=actor, now=now, status="registered",
                    renewal_date=renewal_date, exemption_code=exemption_code or None)
 
 
@@ -103,30 +114,19 @@ def renew(session: Session, group: Group, *, actor: User, now: datetime, today: 
           renewal_date: date | None, exemption_code: str | None = None) -> Group:
     """A registered (or expired) group's next renewal date, and its exemption category."""
     require_staff(actor)
-
-    def allowed(g: Group) -> None:
-        if g.status not in ("registered", "expired"):
-            raise DomainError(_fail("not_registered", "登録済みの団体だけ更新できます。",
-                                    "Only registered groups can be renewed."))
-
-    allowed(group)
+    _refuse_from_status("group.renewed", group)
     _check_terms(session, renewal_date, exemption_code, today)
-    return _change(session, group, "group.renewed", actor=actor, now=now, allowed=allowed, status="registered",
+    return _change(session, group, "group.renewed", actor=actor, now=now, status="registered",
                    renewal_date=renewal_date, exemption_code=exemption_code or None)
 
 
 def suspend(session: Session, group: Group, *, actor: User, now: datetime, reason: str) -> Group:
     """Suspended groups cannot book (the booking service refuses them); existing bookings stay."""
     require_staff(actor)
-
-    def allowed(g: Group) -> None:
-        if g.status == "suspended":
-            raise DomainError(_fail("already_suspended", "既に登録停止中です。", "Already suspended."))
-
-    allowed(group)
+    _refuse_from_status("group.suspended", group)
     if not reason.strip():
         raise DomainError(_fail("reason_required", "理由を入力してください。", "Give a reason.", "reason"))
-    return _change(session, group, "group.suspended", actor=actor, now=now, allowed=allowed, note=reason.strip(),
+    return _change(session, group, "group.suspended", actor=actor, now=now, note=reason.strip(),
                    status="suspended")
 
 
